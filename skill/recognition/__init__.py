@@ -1,0 +1,1 @@
+"""Offline speech recognition constrained to the phrases valid in a dialog context."""
