@@ -1,0 +1,193 @@
+"""Phrase → intent, shared by typed and spoken input.
+
+Like Home Assistant's speech-to-phrase: each listen context accepts a closed set of phrases
+(expanded from `.voc` templates); input is normalised and looked up, and anything that is
+not close enough to a known phrase is rejected as intent "none" rather than guessed.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from .vocab import NUMBER_WORDS, Phrase, VocabError, expand_template, read_voc_file
+
+REJECTED = "none"
+# Hesitations people put around commands; dropped before matching, never part of a phrase.
+FILLERS = frozenset({"um", "umm", "uh", "uhm", "er", "erm", "hmm", "mm", "ah", "oh", "well"})
+EDGE_FILLERS = frozenset({"please", "coach", "okay so", "so"})
+_DIGITS = {str(n): w for n, w in enumerate(NUMBER_WORDS)}
+
+
+class MatcherError(ValueError):
+    """contexts.toml or a vocab file is malformed; names the file."""
+
+
+@dataclass(frozen=True)
+class Match:
+    intent: str
+    value: Any = None
+    score: float = 0.0
+    phrase: str | None = None
+    text: str = ""
+
+    @property
+    def understood(self) -> bool:
+        return self.intent != REJECTED
+
+
+@dataclass
+class Context:
+    name: str
+    intents: tuple[str, ...]
+    hints: tuple[str, ...]
+    fuzzy: float  # minimum similarity for a near (typo-level) match; 0 = exact phrases only
+    table: dict[str, Phrase] = field(default_factory=dict)
+
+
+def normalize(text: str) -> str:
+    """Lower case, digits as words, no punctuation but apostrophes, no hesitation words."""
+    text = text.lower().replace("’", "'")
+    text = re.sub(r"\b10\b", " ten ", text)
+    text = re.sub(r"\b(\d)\b", lambda m: f" {_DIGITS[m.group(1)]} ", text)
+    text = re.sub(r"[^a-z' ]+", " ", text)
+    words = [w.strip("'") for w in text.split()]
+    words = [w for w in words if w and w not in FILLERS]
+    # "please" or "coach" at either end is politeness, not content
+    while words and words[0] in EDGE_FILLERS:
+        words.pop(0)
+    while words and words[-1] in EDGE_FILLERS:
+        words.pop()
+    return " ".join(words)
+
+
+class Matcher:
+    def __init__(self, contexts: dict[str, Context]) -> None:
+        self._contexts = contexts
+
+    def contexts(self) -> list[str]:
+        return sorted(self._contexts)
+
+    def _context(self, name: str) -> Context:
+        try:
+            return self._contexts[name]
+        except KeyError:
+            raise MatcherError(f"unknown listen context {name!r}") from None
+
+    def phrases(self, context: str) -> list[str]:
+        """Every phrase accepted in `context`, normalised: the recogniser's grammar."""
+        return sorted(self._context(context).table)
+
+    def intents(self, context: str) -> tuple[str, ...]:
+        return self._context(context).intents
+
+    def hints(self, context: str) -> tuple[str, ...]:
+        return self._context(context).hints
+
+    def intent_of(self, phrase: str, context: str) -> Phrase | None:
+        return self._context(context).table.get(phrase)
+
+    def match(self, text: str, context: str, confidence: float | None = None,
+              min_confidence: float = 0.0) -> Match:
+        """The intent `text` expresses in `context`, or intent "none".
+
+        `confidence` is the recogniser's own score; below `min_confidence` the words are
+        not trusted whatever they are.
+        """
+        ctx = self._context(context)
+        norm = normalize(text)
+        if not norm:
+            return Match(REJECTED, text=text)
+        if confidence is not None and confidence < min_confidence:
+            return Match(REJECTED, score=confidence, text=text)
+        exact = ctx.table.get(norm)
+        if exact is not None:
+            return Match(exact.intent, exact.value, 1.0, exact.text, text)
+        if ctx.fuzzy <= 0:
+            return Match(REJECTED, text=text)
+        return self._near_match(ctx, norm, text)
+
+    @staticmethod
+    def _near_match(ctx: Context, norm: str, text: str) -> Match:
+        # Typo-level closeness only; the runner-up of another intent must be clearly worse,
+        # otherwise the input is ambiguous and we ask again rather than guess.
+        best: dict[tuple[str, Any], tuple[float, str]] = {}
+        sm = difflib.SequenceMatcher(autojunk=False)
+        sm.set_seq2(norm)
+        for phrase_text, phrase in ctx.table.items():
+            sm.set_seq1(phrase_text)
+            if sm.real_quick_ratio() < ctx.fuzzy or sm.quick_ratio() < ctx.fuzzy:
+                continue
+            score = sm.ratio()
+            key = (phrase.intent, phrase.value)
+            if score > best.get(key, (0.0, ""))[0]:
+                best[key] = (score, phrase_text)
+        if not best:
+            return Match(REJECTED, text=text)
+        ranked = sorted(best.items(), key=lambda kv: kv[1][0], reverse=True)
+        (intent, value), (score, phrase_text) = ranked[0]
+        runner_up = ranked[1][1][0] if len(ranked) > 1 else 0.0
+        if score < ctx.fuzzy or score - runner_up < 0.08:
+            return Match(REJECTED, score=score, text=text)
+        return Match(intent, value, round(score, 3), phrase_text, text)
+
+
+def _read_contexts(path: Path) -> dict[str, dict]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise MatcherError(f"{path}: {exc}") from None
+    for name, spec in data.items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("intents"), list) or not spec["intents"]:
+            raise MatcherError(f"{path}: context [{name}] needs a non-empty 'intents' list")
+        hints = spec.get("hints", [])
+        if not isinstance(hints, list) or not all(isinstance(h, str) for h in hints):
+            raise MatcherError(f"{path}: context [{name}] 'hints' must be a list of phrases")
+        fuzzy = spec.get("fuzzy", 0.86)
+        if isinstance(fuzzy, bool) or not isinstance(fuzzy, (int, float)) or not 0 <= fuzzy <= 1:
+            raise MatcherError(f"{path}: context [{name}] 'fuzzy' must be a number from 0 to 1")
+    return data
+
+
+def load_matcher(locale_dir: Path, extra: dict[str, Iterable[tuple[str, Any]]] | None = None) -> Matcher:
+    """Build the matcher from `contexts.toml` and `vocab/*.voc` of one locale.
+
+    `extra` adds templates that live in other data files, e.g. routine names for the
+    `routine` intent: {"routine": [("hip mobility", "hip_mobility"), ...]}.
+    """
+    spec = _read_contexts(locale_dir / "contexts.toml")
+    vocab_dir = locale_dir / "vocab"
+    by_intent: dict[str, list[Phrase]] = {}
+    for path in sorted(vocab_dir.glob("*.voc")):
+        by_intent[path.stem] = read_voc_file(path)
+    for intent, templates in (extra or {}).items():
+        for template, value in templates:
+            try:
+                expanded = expand_template(f"{template} => {value}", intent)
+            except VocabError as exc:
+                raise MatcherError(f"{intent} phrase {template!r}: {exc}") from None
+            by_intent.setdefault(intent, []).extend(expanded)
+    contexts: dict[str, Context] = {}
+    for name, ctx_spec in spec.items():
+        ctx = Context(name, tuple(ctx_spec["intents"]), tuple(ctx_spec.get("hints", [])),
+                      float(ctx_spec.get("fuzzy", 0.86)))
+        for intent in ctx.intents:
+            if intent not in by_intent:
+                raise MatcherError(f"{locale_dir / 'contexts.toml'}: context [{name}] lists intent "
+                                   f"{intent!r} but there is no vocab/{intent}.voc")
+            for phrase in by_intent[intent]:
+                other = ctx.table.get(phrase.text)
+                if other is not None and (other.intent, other.value) != (phrase.intent, phrase.value):
+                    raise MatcherError(
+                        f"context [{name}]: phrase {phrase.text!r} means both {other.intent}"
+                        f"={other.value!r} and {phrase.intent}={phrase.value!r}")
+                ctx.table[phrase.text] = phrase
+        for hint in ctx.hints:
+            if normalize(hint) not in ctx.table:
+                raise MatcherError(f"{locale_dir / 'contexts.toml'}: hint {hint!r} of [{name}] is not a phrase of that context")
+        contexts[name] = ctx
+    return Matcher(contexts)
