@@ -45,7 +45,11 @@ mkdir -p "$DIR"
 chmod 700 "$DIR"
 
 # --- clients: find our daemon, never autospawn another one --------------------------------
-if [ -w /etc ]; then
+# (COACH_PULSE_CLIENT_CONFIG=0 skips this: a private extra daemon that only clients with
+#  PULSE_SERVER set should use, e.g. the unplug test that kills its daemon)
+if [ "${COACH_PULSE_CLIENT_CONFIG:-1}" = "0" ]; then
+    :
+elif [ -w /etc ]; then
     mkdir -p /etc/pulse/client.conf.d
     cat > /etc/pulse/client.conf.d/90-coach-virtual.conf <<CONF
 # written by scripts/pulse-virtual-devices.sh
@@ -73,8 +77,7 @@ PA
     # -n: no default.pa (no hardware probing, no suspend-on-idle); exit-idle-time=-1: stay up
     pulseaudio --daemonize=yes --system=false --exit-idle-time=-1 -n \
         --file="$DIR/coach.pa" --use-pid-file=no --realtime=no --high-priority=no \
-        --disallow-module-loading=no --log-target="file:$DIR/daemon.log" \
-        --default-sample-rate="$RATE" --alternate-sample-rate="$RATE" 2>>"$DIR/daemon.log" || true
+        --disallow-module-loading=no --log-target="file:$DIR/daemon.log" 2>>"$DIR/daemon.log" || true
     i=0
     until pactl info >/dev/null 2>&1; do
         i=$((i + 1))
@@ -85,7 +88,12 @@ PA
         fi
         sleep 0.1
     done
-    pgrep -n -x pulseaudio > "$DIR/pid" 2>/dev/null || true
+    # the daemon's pid, from the server itself (not a name search: other daemons may run)
+    for p in $(pgrep -x pulseaudio 2>/dev/null); do
+        if tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -q -- "--file=$DIR/coach.pa"; then
+            echo "$p" > "$DIR/pid"
+        fi
+    done
 fi
 
 # --- devices (load only what is missing) ----------------------------------------------------

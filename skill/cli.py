@@ -1,0 +1,245 @@
+"""Command line: `run_assistant.py [--text] [--json] ...` and its subcommands.
+
+Subcommand modules of other concerns register themselves through `register(subparsers)`;
+this module only assembles the session (content, prompts, matcher, dialog, edges) and runs it.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from . import __version__
+from .clock import Clock, SystemClock, VirtualClock
+from .content import Content, ContentError, load_content
+from .matcher import Matcher, MatcherError, load_matcher
+from .prompts import PromptError, Prompts
+from .runtime import EventSink, Runtime
+from .vocab import VocabError
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_LOCALE_DIR = ROOT / "dialogs" / "en-us"
+EXIT_BAD_DATA = 2
+EXIT_NO_AUDIO = 3
+
+# Modules that add subcommands with a `register(subparsers)` function; missing ones are skipped
+# so that a partial install (e.g. no audio libraries) still offers the rest.
+SUBCOMMAND_MODULES = [
+    "skill.screen_command",
+    "skill.recognition.commands",
+    "skill.audio.commands",
+    "skill.history.commands",
+    "skill.bench_command",
+]
+
+
+class StartupError(Exception):
+    """The assistant cannot start; the message says why in plain words."""
+
+
+@dataclass
+class Assets:
+    content: Content
+    prompts: Prompts
+    matcher: Matcher
+    locale_dir: Path
+
+
+def routine_phrases(content: Content) -> list[tuple[str, str]]:
+    phrases = []
+    for routine in content.routines.values():
+        for name in (routine.name, *routine.aliases):
+            spoken = name.replace("-", " ")
+            phrases.append((f"[the] {spoken} [routine|one|please]", routine.id))
+    return phrases
+
+
+def load_assets(locale_dir: Path, seed: int | None = None) -> Assets:
+    """Everything spoken and understood, validated: refuse to start on broken data."""
+    try:
+        content = load_content(locale_dir)
+        prompts = Prompts.load(locale_dir / "prompts", rng=random.Random(seed))
+        matcher = load_matcher(locale_dir, {"routine": routine_phrases(content)})
+    except (ContentError, PromptError, MatcherError, VocabError) as exc:
+        raise StartupError(f"The coach cannot start because a dialog file is broken: {exc}") from None
+    return Assets(content, prompts, matcher, locale_dir)
+
+
+def hints_of(matcher: Matcher) -> dict[str, tuple[str, ...]]:
+    return {ctx: matcher.hints(ctx) for ctx in matcher.contexts()}
+
+
+def add_session_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("session")
+    g.add_argument("--text", action="store_true", help="type what you would say; the coach's lines are printed")
+    g.add_argument("--json", action="store_true",
+                   help="with --text: print one JSON object per action on stdout (say, listen, state, end...)")
+    g.add_argument("--fast", action="store_true",
+                   help="virtual clock: timers complete at once (scripts and tests); with --audio-in, "
+                        "stream the file faster than real time")
+    g.add_argument("--events", metavar="FILE", type=Path, help="append every action as a JSON line to FILE")
+    g.add_argument("--seed", type=int, default=None, help="seed for choosing among phrasings (repeatable runs)")
+    g.add_argument("--dialogs", metavar="DIR", type=Path, default=DEFAULT_LOCALE_DIR,
+                   help="locale folder with prompts, vocab, exercises (default: dialogs/en-us)")
+    v = parser.add_argument_group("voice (when --text is not given)")
+    v.add_argument("--engine", choices=["auto", "vosk", "pocketsphinx"], default="auto",
+                   help="speech recogniser (auto: Vosk when a model is present, else PocketSphinx)")
+    v.add_argument("--model", metavar="PATH", type=Path, help="Vosk model folder (or VOSK_MODEL_PATH)")
+    v.add_argument("--input-device", metavar="DEV", help="microphone: index or name (see `devices`)")
+    v.add_argument("--audio-in", metavar="FILE.wav", type=Path, help="use a recording as the microphone")
+    v.add_argument("--audio-out", metavar="FILE.wav", type=Path, help="write everything said to a WAV instead of playing it")
+    v.add_argument("--rate", type=int, default=None, help="speaking rate in words per minute (default: the voice's)")
+    v.add_argument("--voice", default=None, help="TTS voice id or name (e.g. en-us, en-gb)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="run_assistant.py",
+        description="Offline voice exercise coach for low back and hip pain. With no subcommand, runs a "
+                    "coaching session: by voice (microphone and speaker), or typed with --text.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Examples:\n"
+               "  run_assistant.py                      talk to the coach (microphone + speaker)\n"
+               "  run_assistant.py --text               type instead of speaking\n"
+               "  run_assistant.py --text --json --fast scripted: JSON actions out, virtual clock\n"
+               "  run_assistant.py exercises            list routines and exercises\n"
+               "  run_assistant.py diagram --format mermaid\n")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    add_session_options(parser)
+    s = parser.add_argument_group("coaching")
+    s.add_argument("--routine", help="start this routine without asking (id from `exercises`)")
+    s.add_argument("--skip-screener", action="store_true",
+                   help="do not ask the safety questions first (only for demos and tests: the coach says so)")
+    parser.set_defaults(func=cmd_session)
+
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    p = sub.add_parser("exercises", help="list routines and their exercises")
+    p.add_argument("--dialogs", metavar="DIR", type=Path, default=DEFAULT_LOCALE_DIR)
+    p.set_defaults(func=cmd_exercises)
+    p = sub.add_parser("diagram", help="export the session state machine (Mermaid, Graphviz DOT, or a picture)")
+    p.add_argument("--format", choices=["mermaid", "dot", "svg", "png"], default="mermaid")
+    p.add_argument("--out", type=Path, help="write to FILE (svg/png need Graphviz's `dot`)")
+    p.add_argument("--machine", choices=["session", "screener"], default="session")
+    p.set_defaults(func=cmd_diagram)
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and (exc.name == name or name.startswith(exc.name + ".") or exc.name.startswith(name)):
+                continue  # that concern is not part of this install
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except StartupError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BAD_DATA
+    except KeyboardInterrupt:
+        print("\nStopped.", file=sys.stderr)
+        return 130
+
+
+# ---------------------------------------------------------------------- session
+def make_edges(args: argparse.Namespace, assets: Assets) -> tuple[Any, Any, Clock, float]:
+    """Ears, mouth, clock and rejection threshold for the chosen mode."""
+    if args.text:
+        from .text_io import PrintMouth, TextEars
+        clock: Clock = VirtualClock() if args.fast else SystemClock()
+        mouth = PrintMouth(sys.stderr if args.json else sys.stdout)
+        ears = TextEars(clock, prompt=sys.stdin.isatty() and not args.json)
+        return ears, mouth, clock, 0.0
+    from .voice import make_voice_edges  # imported only for voice: needs audio libraries
+    return make_voice_edges(args, assets)
+
+
+def open_sink(args: argparse.Namespace) -> EventSink:
+    streams = []
+    if getattr(args, "json", False):
+        streams.append(sys.stdout)
+    if getattr(args, "events", None):
+        try:
+            streams.append(open(args.events, "a", encoding="utf-8"))
+        except OSError as exc:
+            raise StartupError(f"Cannot write the events file {args.events}: {exc.strerror}") from None
+    return EventSink(streams)
+
+
+def run_dialog(args: argparse.Namespace, assets: Assets,
+               make_dialog: Callable[[Assets], Any]) -> dict | None:
+    sink = open_sink(args)
+    ears, mouth, clock, min_conf = make_edges(args, assets)
+    try:
+        try:
+            dialog = make_dialog(assets)
+        except PromptError as exc:
+            raise StartupError(f"The coach cannot start because a dialog file is broken: {exc}") from None
+        return Runtime(dialog, ears, mouth, assets.matcher, clock, sink, min_conf).run()
+    finally:
+        ears.close()
+        mouth.close()
+
+
+def cmd_session(args: argparse.Namespace) -> int:
+    from .coach import CoachSession, SessionOptions
+    assets = load_assets(args.dialogs, args.seed)
+    if args.routine and args.routine not in assets.content.routines:
+        raise StartupError(f"Unknown routine {args.routine!r}. Known: {', '.join(sorted(assets.content.routines))}")
+
+    def make(a: Assets) -> CoachSession:
+        screener = None if args.skip_screener else _screener_factory(a)
+        return CoachSession(a.content, a.prompts, hints_of(a.matcher),
+                            SessionOptions(routine=args.routine), screener=screener,
+                            pain_check=_pain_check_factory(a))
+    run_dialog(args, assets, make)
+    return 0
+
+
+def _screener_factory(assets: Assets) -> Callable[[], Any] | None:
+    try:
+        from .screener import Screener, load_questions
+    except ImportError:
+        return None
+    questions = load_questions(assets.locale_dir)
+    return lambda: Screener(questions, assets.prompts)
+
+
+def _pain_check_factory(assets: Assets) -> Callable[[], Any]:
+    try:
+        from .safety import PainCheck
+    except ImportError:  # TEMP until skill/safety.py lands
+        return None
+    return lambda: PainCheck(assets.prompts)
+
+
+# ---------------------------------------------------------------------- listings
+def cmd_exercises(args: argparse.Namespace) -> int:
+    assets = load_assets(args.dialogs)
+    content = assets.content
+    for routine in sorted(content.routines.values(), key=lambda r: (not r.default, r.id)):
+        flags = [f for f, on in (("default", routine.default), ("pregnancy-safe", routine.pregnancy_safe),
+                                 ("gentle", routine.gentle)) if on]
+        print(f"{routine.name} [{routine.id}]{' (' + ', '.join(flags) + ')' if flags else ''}: {routine.description}")
+        print(f"  say: {', '.join(routine.aliases)}")
+        for ex in content.exercises_of(routine.id):
+            dose = f"{ex.reps} reps" if ex.kind == "reps" else f"{ex.hold_seconds} s hold"
+            sides = {"each": ", each side", "alternating": ", alternating", "none": ""}[ex.sides]
+            print(f"  - {ex.name} [{ex.id}]: {ex.sets} x {dose}{sides}, rest {ex.rest_seconds} s")
+    unused = sorted(set(content.exercises) - {e for r in content.routines.values() for e in r.exercise_ids})
+    if unused:
+        print("not in any routine: " + ", ".join(unused))
+    return 0
+
+
+def cmd_diagram(args: argparse.Namespace) -> int:
+    from .diagram import render
+    return render(args.machine, args.format, args.out)

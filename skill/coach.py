@@ -1,0 +1,812 @@
+"""The coaching session: a pure `transitions` state machine from events to actions.
+
+It never touches a clock, a file or a device: every event carries the time (`now`), and
+everything it wants done comes back as actions (say, listen, start a timer...). The machine
+is declared as data (STATES, TRANSITIONS) so the diagram is exported from the same table.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from transitions import EventData, Machine
+
+from .content import Content, Exercise, Routine
+from .pacing import Block, count_word, hold_cues, plan_blocks, spoken_duration
+from .prompts import Prompts
+from .protocol import (Action, CancelTimer, End, Event, Listen, Record, Say, SetSpeechRate,
+                       Silence, StartTimer, StateChanged, Tick, Utterance)
+
+SILENCE_TIMEOUT = 10.0      # seconds before one gentle re-prompt; after that we wait quietly
+SIDE_SWITCH_SECONDS = 8     # time to roll over / change legs when an exercise has no rest set
+TEMPO_STEP = 1.25           # "slower" / "faster" scale the rep tempo by this
+SPEECH_STEP = 0.85          # and the speaking rate by this (inverse for faster)
+TEMPO_RANGE = (0.5, 2.0)
+SPEECH_RANGE = (0.6, 1.6)
+
+# Where a person can be mid-exercise: pausable, and "it hurts" starts the pain check here.
+EXERCISING = ["intro", "counting", "holding", "resting"]
+# Questions the session itself asks and waits on.
+ASKING = ["menu", "pain_before", "pain_after", "pain_rating"]
+RESUMABLE = EXERCISING + ASKING + ["screening"]
+
+STATES = ["idle", "screening", "menu", "pain_before", "intro", "counting", "holding", "resting",
+          "paused", "confirm_stop", "pain_check", "pain_rating", "pain_after", "finished"]
+
+TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": "begin", "source": "idle", "dest": "screening", "conditions": "has_screener"},
+    {"trigger": "begin", "source": "idle", "dest": "menu"},
+    {"trigger": "screened", "source": "screening", "dest": "menu", "conditions": "may_exercise"},
+    {"trigger": "screened", "source": "screening", "dest": "finished"},
+    {"trigger": "choose", "source": "menu", "dest": "pain_before"},
+    {"trigger": "rated", "source": "pain_before", "dest": "intro"},
+    {"trigger": "start_block", "source": ["intro", "resting"], "dest": "counting", "conditions": "is_reps"},
+    {"trigger": "start_block", "source": ["intro", "resting"], "dest": "holding"},
+    {"trigger": "block_done", "source": ["counting", "holding"], "dest": "pain_rating", "conditions": "needs_pain_rating"},
+    {"trigger": "block_done", "source": ["counting", "holding"], "dest": "resting", "conditions": "has_more_work"},
+    {"trigger": "block_done", "source": ["counting", "holding"], "dest": "pain_after"},
+    {"trigger": "next_exercise", "source": ["resting", "intro", "counting", "holding", "pain_rating", "pain_check", "paused"],
+     "dest": "intro", "conditions": "has_more_exercises"},
+    {"trigger": "next_exercise", "source": ["resting", "intro", "counting", "holding", "pain_rating", "pain_check", "paused"],
+     "dest": "pain_after"},
+    {"trigger": "pause", "source": EXERCISING + ASKING, "dest": "paused"},
+    *[{"trigger": "resume", "source": ["paused", "confirm_stop", "pain_check", "pain_rating"], "dest": s,
+       "conditions": "returns_here"} for s in RESUMABLE],
+    {"trigger": "ask_stop", "source": RESUMABLE + ["paused"], "dest": "confirm_stop"},
+    {"trigger": "confirm_stop", "source": "confirm_stop", "dest": "pain_after", "conditions": "has_pain_before"},
+    {"trigger": "confirm_stop", "source": "confirm_stop", "dest": "finished"},
+    {"trigger": "report_pain", "source": EXERCISING + ["paused"], "dest": "pain_check"},
+    {"trigger": "check_rating", "source": "pain_check", "dest": "pain_rating"},
+    {"trigger": "stop_for_pain", "source": ["pain_check", "pain_rating"], "dest": "finished"},
+    {"trigger": "rated", "source": "pain_after", "dest": "finished"},
+    {"trigger": "end_input", "source": [s for s in STATES if s != "finished"], "dest": "finished"},
+]
+
+# Which listen context each waiting state uses (screening and pain_check: their sub-dialog's).
+LISTEN_CONTEXT = {"menu": "menu", "pain_before": "number", "pain_after": "number",
+                  "pain_rating": "number", "confirm_stop": "yes_no", "paused": "coach",
+                  **{s: "coach" for s in EXERCISING}}
+# States where silence gets one re-prompt (timed states are driven by their timers instead).
+REPROMPT = {"menu": "menu_reprompt", "pain_before": "pain_reprompt", "pain_after": "pain_reprompt",
+            "pain_rating": "pain_reprompt", "confirm_stop": "confirm_stop_reprompt",
+            "intro": "ready_reprompt"}
+# Short cues that "repeat" should not replay: the last *instruction* is what people want again.
+NOT_REPEATED = {"count", "hold_count", "sorry", "repeat_nothing", "still_going", "tempo_slower",
+                "tempo_faster", "tempo_limit"}
+
+PROMPTS_USED = sorted({
+    "welcome", "menu", "menu_reprompt", "menu_choice", "menu_option", "pain_before", "pain_reprompt",
+    "pain_after", "pain_change_better", "pain_change_worse", "pain_change_same", "exercise_intro",
+    "exercise_cautions", "ready", "ready_reprompt", "side_start", "set_start", "begin_reps",
+    "count", "count_side", "keep_breathing", "set_done", "hold_start", "hold_halfway",
+    "hold_seconds_left", "hold_count", "hold_release", "rest_next_set", "rest_next_side",
+    "rest_next_exercise", "switch_side", "exercise_done", "skipping", "paused", "resumed",
+    "resumed_hold", "still_going", "confirm_stop", "confirm_stop_reprompt", "stopping",
+    "continuing", "sorry", "repeat_nothing", "tempo_slower", "tempo_faster", "tempo_limit",
+    "help_coach", "help_menu", "help_number", "help_yes_no", "summary",
+    "goodbye", "not_now", "pain_rating", "pain_rating_stop_exercise", "pain_rating_continue",
+    "screening_skipped", "no_coaching", "routine_limited",
+})
+
+
+class SubDialog(Protocol):
+    """A dialog the session hands the floor to for a while (screener, pain check)."""
+
+    finished: bool
+
+    def start(self, now: float) -> list[Action]: ...
+
+    def handle(self, event: Event) -> list[Action]: ...
+
+
+@dataclass
+class ExerciseTally:
+    id: str
+    name: str
+    status: str = "not_started"   # done | skipped | stopped | stopped_for_pain
+    reps: int = 0
+    sets: int = 0
+    hold_seconds: float = 0.0
+
+
+@dataclass
+class SessionOptions:
+    routine: str | None = None                 # preselected routine id (skips the menu question)
+    tempo_factor: float = 1.0                  # remembered "slower"/"faster"
+    speech_factor: float = 1.0
+    allowed_routines: tuple[str, ...] | None = None
+
+
+@dataclass
+class _Progress:
+    """Where the person is inside the current exercise."""
+
+    blocks: list[Block] = field(default_factory=list)
+    block_index: int = 0
+    rep: int = 0
+    hold_elapsed: float = 0.0   # seconds of the current hold already done when last paused/resumed
+    hold_started: float = 0.0   # clock time the (resumed) hold counts from
+    cue_index: int = 0
+    rest_until: float = 0.0
+    rest_remaining: float = 0.0
+    after_rest: str = "block"   # "block": next set/side of this exercise; "exercise": the next one
+    pain_reported: bool = False
+
+
+class CoachSession:
+    """One coaching session. `start(now)` then `handle(event)`, each returning actions."""
+
+    def __init__(self, content: Content, prompts: Prompts, hints: dict[str, tuple[str, ...]],
+                 options: SessionOptions | None = None,
+                 screener: Callable[[], SubDialog] | None = None,
+                 pain_check: Callable[[], SubDialog] | None = None) -> None:
+        prompts.require(PROMPTS_USED)
+        self.content = content
+        self.prompts = prompts
+        self.hints = hints
+        self.options = options or SessionOptions()
+        self._make_screener = screener
+        self._make_pain_check = pain_check
+        self.tempo_factor = self.options.tempo_factor
+        self.speech_factor = self.options.speech_factor
+        self.routine: Routine | None = None
+        self.exercises: list[Exercise] = []
+        self.exercise_index = -1
+        self.tally: list[ExerciseTally] = []
+        self.pain_before: int | None = None
+        self.pain_after_score: int | None = None
+        self.pain_checks: list[int] = []
+        self.ended_how = ""
+        self.screener_outcome: Any = None
+        self.allowed_routines = self.options.allowed_routines
+        self._sub: SubDialog | None = None
+        self._progress = _Progress()
+        self._return_to = ""        # state that resume / "no, don't stop" goes back to
+        self._reprompted = False
+        self._rating_ends_exercise = False
+        self._started_at = 0.0
+        self._now = 0.0
+        self._out: list[Action] = []
+        self._last_said: list[Say] = []
+        self.machine = Machine(model=self, states=STATES, transitions=TRANSITIONS, initial="idle",
+                               auto_transitions=False, send_event=True, ignore_invalid_triggers=False)
+
+    # ------------------------------------------------------------------ public API
+    def start(self, now: float) -> list[Action]:
+        self._now = self._started_at = now
+        self._out = []
+        self._say("welcome")
+        self.begin()
+        return self._drain()
+
+    def handle(self, event: Event) -> list[Action]:
+        if self.state == "finished":
+            return []
+        self._now = event.now
+        self._out = []
+        if isinstance(event, Tick):
+            self._on_tick(event.timer)
+        elif isinstance(event, Silence):
+            self._on_silence(event)
+        else:
+            self._on_utterance(event)
+        return self._drain()
+
+    def end_of_input(self, now: float) -> list[Action]:
+        """Input is gone for good (stdin closed, audio ended): wrap up as a stop would."""
+        if self.state == "finished":
+            return []
+        self._now = now
+        self._out = []
+        self._cancel_timers()
+        self._close_current("stopped")
+        self.ended_how = "end_of_input"
+        self.end_input()
+        return self._drain()
+
+    @property
+    def current_exercise(self) -> Exercise | None:
+        if 0 <= self.exercise_index < len(self.exercises):
+            return self.exercises[self.exercise_index]
+        return None
+
+    # ------------------------------------------------------------------ conditions
+    def has_screener(self, _: EventData) -> bool:
+        return self._make_screener is not None
+
+    def may_exercise(self, _: EventData) -> bool:
+        outcome = self.screener_outcome
+        return outcome is not None and bool(getattr(outcome, "proceed", False))
+
+    def is_reps(self, _: EventData) -> bool:
+        ex = self.current_exercise
+        return ex is not None and ex.kind == "reps"
+
+    def has_more_work(self, _: EventData) -> bool:
+        return self._progress.block_index + 1 < len(self._progress.blocks) or self.has_more_exercises(_)
+
+    def has_more_exercises(self, _: EventData) -> bool:
+        return self.exercise_index + 1 < len(self.exercises)
+
+    def needs_pain_rating(self, _: EventData) -> bool:
+        # After the last block of an exercise that drew a pain report, check the 0-10 score.
+        last_block = self._progress.block_index + 1 >= len(self._progress.blocks)
+        return last_block and self._progress.pain_reported
+
+    def returns_here(self, event: EventData) -> bool:
+        return event.transition.dest == self._return_to
+
+    def has_pain_before(self, _: EventData) -> bool:
+        return self.pain_before is not None
+
+    # ------------------------------------------------------------------ state entry
+    def on_enter_screening(self, event: EventData) -> None:
+        if event.event.name == "resume":
+            self._out.extend(self._sub.handle(Utterance("repeat", now=self._now)))
+            return
+        self._sub = self._make_screener()
+        self._out.extend(self._sub.start(self._now))
+
+    def on_enter_menu(self, event: EventData) -> None:
+        if event.event.name == "resume":
+            self._ask_menu()
+            return
+        offered = {r.id for r in self._offered_routines()}
+        if self.allowed_routines is not None:
+            self._say("routine_limited")
+        if self.options.routine in offered:
+            self._choose(self.options.routine)
+            return
+        self._ask_menu()
+
+    def on_enter_pain_before(self, event: EventData) -> None:
+        self._say("pain_reprompt" if event.event.name == "resume" else "pain_before")
+
+    def on_enter_intro(self, event: EventData) -> None:
+        if event.event.name == "resume":
+            self._say("ready")
+            return
+        self.exercise_index += 1
+        ex = self.current_exercise
+        self._progress = _Progress(blocks=plan_blocks(ex.sets, ex.sides))
+        self.tally.append(ExerciseTally(ex.id, ex.name))
+        amount = (f"{ex.reps} {'steps' if ex.sides == 'alternating' else 'reps'}" if ex.kind == "reps"
+                  else f"a {ex.hold_seconds}-second hold")
+        sides = {"each": ", on each side", "alternating": ", alternating sides", "none": ""}[ex.sides]
+        self._say("exercise_intro", number=count_word(self.exercise_index + 1),
+                  total=count_word(len(self.exercises)), name=ex.name,
+                  sets=count_word(ex.sets), set_word="set" if ex.sets == 1 else "sets",
+                  amount=amount, sides=sides)
+        self._out.append(Say(ex.setup, prompt=f"setup:{ex.id}"))
+        if ex.cautions:
+            self._say("exercise_cautions", cautions=" ".join(ex.cautions))
+        self._say("ready")
+
+    def on_enter_counting(self, event: EventData) -> None:
+        p = self._progress
+        ex = self.current_exercise
+        if event.event.name == "resume":
+            self._say("resumed", where=f"rep {count_word(p.rep + 1)}")
+            self._start_timer("beat", self._tempo(ex))
+            return
+        self._announce_block()
+        p.rep = 0
+        self._say("begin_reps")
+        self._start_timer("beat", self._tempo(ex))
+
+    def on_enter_holding(self, event: EventData) -> None:
+        p = self._progress
+        ex = self.current_exercise
+        if event.event.name == "resume":
+            p.hold_started = self._now
+            left = ex.hold_seconds - p.hold_elapsed
+            self._say("resumed_hold", seconds=int(round(left)))
+        else:
+            self._announce_block()
+            p.hold_elapsed = 0.0
+            p.hold_started = self._now
+            p.cue_index = 0
+            self._say("hold_start", breathing=ex.breathing)
+        self._schedule_hold_cue()
+
+    def on_enter_resting(self, event: EventData) -> None:
+        p = self._progress
+        if event.event.name == "resume":
+            p.rest_until = self._now + p.rest_remaining
+            self._say("resumed", where=f"the rest, {int(round(p.rest_remaining))} seconds to go")
+            self._start_timer("rest", p.rest_remaining)
+            return
+        ex = self.current_exercise
+        finished_block = p.blocks[p.block_index]
+        if p.block_index + 1 < len(p.blocks):
+            nxt = p.blocks[p.block_index + 1]
+            p.after_rest = "block"
+            if nxt.set == finished_block.set:           # same set, other side: time to roll over
+                seconds = SIDE_SWITCH_SECONDS
+                self._say("switch_side", side=nxt.side, seconds=seconds)
+            else:
+                seconds = max(ex.rest_seconds, 1)
+                self._say("set_done")
+                self._say("rest_next_set", rest=spoken_duration(seconds),
+                          set=count_word(nxt.set), sets=count_word(nxt.sets))
+        else:
+            p.after_rest = "exercise"
+            self._finish_exercise("done")
+            nxt_ex = self.exercises[self.exercise_index + 1]
+            seconds = max(ex.rest_seconds, 1)
+            self._say("rest_next_exercise", rest=spoken_duration(seconds), name=nxt_ex.name)
+        p.rest_until = self._now + seconds
+        self._start_timer("rest", seconds)
+
+    def on_enter_paused(self, event: EventData) -> None:
+        self._say("paused")
+
+    def on_enter_confirm_stop(self, event: EventData) -> None:
+        self._say("confirm_stop")
+
+    def on_enter_pain_check(self, event: EventData) -> None:
+        self._progress.pain_reported = True
+        self._sub = self._make_pain_check()
+        self._out.extend(self._sub.start(self._now))
+
+    def on_enter_pain_rating(self, event: EventData) -> None:
+        if event.event.name == "resume":
+            self._say("pain_reprompt")
+            return
+        # Reached from block_done: the exercise that drew a pain report has just ended.
+        self._rating_ends_exercise = event.event.name == "block_done"
+        self._say("pain_rating")
+
+    def on_enter_pain_after(self, event: EventData) -> None:
+        if event.event.name == "block_done":
+            self._finish_exercise("done")
+        if event.event.name != "resume":
+            self._say("pain_after")
+        else:
+            self._say("pain_reprompt")
+
+    def on_enter_finished(self, event: EventData) -> None:
+        self._cancel_timers()
+        if not self.ended_how:
+            self.ended_how = {"screened": "screener", "stop_for_pain": "pain",
+                              "confirm_stop": "stopped"}.get(event.event.name, "completed")
+        if event.event.name == "screened":
+            self._say("no_coaching")
+        elif self.tally:
+            self._speak_summary()
+        self._say("goodbye")
+        self._out.append(Record("session_end", {"how": self.ended_how}))
+        self._out.append(End(self.summary()))
+
+    def on_enter_state(self, event: EventData) -> None:  # every state: tell the edges
+        self._reprompted = False
+        self._out.append(StateChanged(self.state))
+
+    # ------------------------------------------------------------------ events
+    def _on_tick(self, timer: str) -> None:
+        if timer == "beat" and self.state == "counting":
+            self._beat()
+        elif timer == "hold" and self.state == "holding":
+            self._hold_cue()
+        elif timer == "rest" and self.state == "resting":
+            self._after_rest()
+        # a tick for a state we have left is stale: timers are cancelled, but one may race
+
+    def _on_silence(self, event: Silence) -> None:
+        if self.state in ("screening", "pain_check"):
+            self._delegate(event)
+            return
+        prompt = REPROMPT.get(self.state)
+        if prompt and not self._reprompted:
+            self._reprompted = True
+            self._say(prompt)
+        # otherwise: keep waiting calmly; the Listen that follows waits without a timeout
+
+    def _on_utterance(self, u: Utterance) -> None:
+        intent = u.intent
+        if intent == "repeat":
+            return self._repeat()
+        if intent == "help":
+            return self._say(f"help_{self._context()}")
+        if intent in ("slower", "faster"):
+            return self._change_tempo(intent)
+        if intent == "stop" and self.state != "confirm_stop":
+            self._hold_timers()
+            self._return_to = self.state if self.state != "paused" else self._return_to
+            return self.ask_stop()
+        if intent == "pain" and self.state in EXERCISING + ["paused"]:
+            self._hold_timers()
+            if self.state != "paused":
+                self._return_to = self.state
+            return self.report_pain()
+        if self.state in ("screening", "pain_check"):
+            return self._delegate(u)
+        if intent == "pause" and self.state in EXERCISING + ASKING:
+            self._hold_timers()
+            self._return_to = self.state
+            return self.pause()
+        handler = getattr(self, f"_in_{self.state}", None)
+        if handler is None or not handler(u):
+            self._not_understood(u)
+
+    # Each _in_<state> returns True when it used the utterance.
+    def _in_menu(self, u: Utterance) -> bool:
+        if u.intent == "routine" or u.intent == "yes":
+            choice = u.value if u.intent == "routine" else "default"
+            if choice == "default":
+                choice = self._offered_routines()[0].id
+            if choice not in {r.id for r in self._offered_routines()}:
+                self._say("not_now")
+                self._ask_menu()
+                return True
+            self._choose(choice)
+            return True
+        return False
+
+    def _in_pain_before(self, u: Utterance) -> bool:
+        if u.intent != "number":
+            return False
+        self.pain_before = int(u.value)
+        self._out.append(Record("pain", {"when": "before", "score": self.pain_before}))
+        self.rated()
+        return True
+
+    def _in_pain_after(self, u: Utterance) -> bool:
+        if u.intent != "number":
+            return False
+        self.pain_after_score = int(u.value)
+        self._out.append(Record("pain", {"when": "after", "score": self.pain_after_score}))
+        self.rated()
+        return True
+
+    def _in_pain_rating(self, u: Utterance) -> bool:
+        if u.intent == "skip":
+            self._finish_exercise("skipped")
+            self.next_exercise()
+            return True
+        if u.intent != "number":
+            return False
+        from .safety import pain_rise_stops
+        score = int(u.value)
+        self.pain_checks.append(score)
+        self._out.append(Record("pain", {"when": "check", "score": score}))
+        if pain_rise_stops(self.pain_before, score):
+            self._say("pain_rating_stop_exercise", score=count_word(score))
+            self._finish_exercise("stopped_for_pain")
+            self.next_exercise()
+        elif self._rating_ends_exercise:
+            self._say("pain_rating_continue")
+            self._finish_exercise("done")
+            self.next_exercise()
+        else:
+            self._say("pain_rating_continue")
+            self.resume()
+        return True
+
+    def _in_intro(self, u: Utterance) -> bool:
+        if u.intent in ("next", "resume", "yes"):
+            self.start_block()
+            return True
+        if u.intent == "skip":
+            self._skip()
+            return True
+        return False
+
+    def _in_counting(self, u: Utterance) -> bool:
+        if u.intent == "next":      # finish this set early
+            self._cancel_timers()
+            self._complete_block()
+            return True
+        if u.intent == "skip":
+            self._skip()
+            return True
+        if u.intent == "resume":
+            self._say("still_going")
+            return True
+        return False
+
+    _in_holding = _in_counting
+
+    def _in_resting(self, u: Utterance) -> bool:
+        if u.intent in ("next", "resume"):
+            self._cancel_timers()
+            self._after_rest()
+            return True
+        if u.intent == "skip":
+            self._skip()
+            return True
+        return False
+
+    def _in_paused(self, u: Utterance) -> bool:
+        if u.intent in ("resume", "next", "yes"):
+            self.resume()
+            return True
+        if u.intent == "skip" and self._return_to in EXERCISING:
+            self._skip()
+            return True
+        return False
+
+    def _in_confirm_stop(self, u: Utterance) -> bool:
+        if u.intent in ("yes", "stop"):
+            self._say("stopping")
+            self._close_current("stopped")
+            self.ended_how = "stopped"
+            self.confirm_stop()
+            return True
+        if u.intent in ("no", "resume"):
+            self._say("continuing")
+            self.resume()
+            return True
+        return False
+
+    # ------------------------------------------------------------------ sub-dialogs
+    def _delegate(self, event: Event) -> None:
+        self._out.extend(self._sub.handle(event))
+        if not self._sub.finished:
+            return
+        if self.state == "screening":
+            self._after_screening()
+        else:
+            self._after_pain_check()
+
+    def _after_screening(self) -> None:
+        outcome = self._sub.outcome
+        self.screener_outcome = outcome
+        self._sub = None
+        if getattr(outcome, "pregnant", False):
+            self.allowed_routines = tuple(r.id for r in self.content.routines.values() if r.pregnancy_safe)
+        elif getattr(outcome, "level", "ok") == "clinician":
+            gentle = tuple(r.id for r in self.content.routines.values() if r.gentle)
+            self.allowed_routines = gentle or self.allowed_routines
+        self.screened()
+
+    def _after_pain_check(self) -> None:
+        decision = self._sub.decision
+        self._sub = None
+        if decision == "stop_session":
+            self._finish_exercise("stopped_for_pain")
+            self.ended_how = "pain"
+            self.stop_for_pain()
+        elif decision == "gentler":
+            self._finish_exercise("stopped_for_pain")
+            self.next_exercise()
+        else:
+            self.check_rating()
+
+    # ------------------------------------------------------------------ coaching steps
+    def _choose(self, routine_id: str) -> None:
+        self.routine = self.content.routine(routine_id)
+        self.exercises = self.content.exercises_of(routine_id)
+        self._say("menu_choice", name=self.routine.name, count=count_word(len(self.exercises)))
+        self._out.append(Record("session_start", {"routine": routine_id}))
+        self.choose()
+
+    def _announce_block(self) -> None:
+        p = self._progress
+        ex = self.current_exercise
+        block = p.blocks[p.block_index]
+        self._out.append(Record("position", {"exercise": ex.id, "set": block.set, "sets": block.sets,
+                                             "side": block.side}))
+        if p.block_index == 0:
+            for step in ex.steps:
+                self._out.append(Say(step, prompt=f"step:{ex.id}"))
+        if block.sets > 1:
+            self._say("set_start", set=count_word(block.set), sets=count_word(block.sets))
+        if block.side:
+            self._say("side_start", side=block.side)
+
+    def _beat(self) -> None:
+        p = self._progress
+        ex = self.current_exercise
+        p.rep += 1
+        if ex.sides == "alternating":
+            self._say("count_side", count=count_word(p.rep), side="left" if p.rep % 2 else "right")
+        else:
+            self._say("count", count=count_word(p.rep))
+        if ex.rep_cues and p.rep <= len(ex.rep_cues) and p.rep < ex.reps:
+            self._out.append(Say(ex.rep_cues[p.rep - 1], prompt=f"cue:{ex.id}"))
+        elif p.rep == ex.reps // 2 + 1 and p.rep < ex.reps:
+            self._say("keep_breathing", breathing=ex.breathing)
+        if p.rep >= ex.reps:
+            self._complete_block()
+        else:
+            self._start_timer("beat", self._tempo(ex))
+
+    def _schedule_hold_cue(self) -> None:
+        p = self._progress
+        cues = hold_cues(self.current_exercise.hold_seconds)
+        wait = cues[p.cue_index].at - p.hold_elapsed
+        self._start_timer("hold", max(wait, 0.0))
+
+    def _hold_cue(self) -> None:
+        p = self._progress
+        ex = self.current_exercise
+        cues = hold_cues(ex.hold_seconds)
+        cue = cues[p.cue_index]
+        p.hold_elapsed = cue.at
+        p.hold_started = self._now
+        self._say(cue.prompt, **dict(cue.slots))
+        p.cue_index += 1
+        if p.cue_index >= len(cues):
+            self._complete_block()
+        else:
+            self._schedule_hold_cue()
+
+    def _complete_block(self) -> None:
+        p = self._progress
+        ex = self.current_exercise
+        t = self.tally[-1]
+        t.sets = p.blocks[p.block_index].set
+        if ex.kind == "reps":
+            t.reps += p.rep
+        else:
+            t.hold_seconds += p.hold_elapsed
+        self.block_done()
+
+    def _after_rest(self) -> None:
+        p = self._progress
+        if p.after_rest == "block":
+            p.block_index += 1
+            self.start_block()
+        else:
+            self.next_exercise()
+
+    def _skip(self) -> None:
+        self._cancel_timers()
+        self._say("skipping", name=self.current_exercise.name)
+        self._finish_exercise("skipped")
+        self.next_exercise()
+
+    def _finish_exercise(self, status: str) -> None:
+        """Close the current exercise's tally once; later calls keep the first status."""
+        if not self.tally or self.tally[-1].status != "not_started":
+            return
+        t = self.tally[-1]
+        t.status = status
+        if status == "done":
+            self._say("exercise_done", name=t.name)
+        self._out.append(Record("exercise", {"exercise": t.id, "status": status, "reps": t.reps,
+                                             "sets": t.sets, "hold_seconds": round(t.hold_seconds, 1)}))
+
+    def _close_current(self, status: str) -> None:
+        """Stopping mid-exercise: count the reps or hold seconds of the unfinished block."""
+        if self.current_exercise is None or self.tally[-1].status != "not_started":
+            return
+        p = self._progress
+        where = self._return_to if self.state in ("paused", "confirm_stop", "pain_check", "pain_rating") else self.state
+        if where == "counting":
+            self.tally[-1].reps += p.rep
+        elif where == "holding":
+            self.tally[-1].hold_seconds += p.hold_elapsed + (self._now - p.hold_started if self.state == "holding" else 0)
+        self._finish_exercise(status)
+
+    # ------------------------------------------------------------------ timers
+    def _tempo(self, ex: Exercise) -> float:
+        return round(ex.tempo_seconds * self.tempo_factor, 3)
+
+    def _start_timer(self, name: str, seconds: float) -> None:
+        self._out.append(StartTimer(name, round(seconds, 3)))
+
+    def _cancel_timers(self) -> None:
+        for name in ("beat", "hold", "rest"):
+            self._out.append(CancelTimer(name))
+
+    def _hold_timers(self) -> None:
+        """Stop the clock on whatever is running, keeping what is left for resume."""
+        p = self._progress
+        if self.state == "holding":
+            p.hold_elapsed += self._now - p.hold_started
+        elif self.state == "resting":
+            p.rest_remaining = max(p.rest_until - self._now, 1.0)
+        if self.state in ("counting", "holding", "resting"):
+            self._cancel_timers()
+
+    # ------------------------------------------------------------------ talk
+    def _say(self, prompt_id: str, **slots: object) -> None:
+        self._out.append(self.prompts.say(prompt_id, **slots))
+
+    def _context(self) -> str:
+        if self.state in ("screening", "pain_check"):
+            return "yes_no"
+        return LISTEN_CONTEXT.get(self.state, "coach")
+
+    def _ask_menu(self) -> None:
+        routines = self._offered_routines()
+        names = [r.name for r in routines]
+        listing = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+        self._say("menu", routines=listing, default=routines[0].name)
+
+    def _offered_routines(self) -> list[Routine]:
+        routines = list(self.content.routines.values())
+        if self.allowed_routines is not None:
+            routines = [r for r in routines if r.id in self.allowed_routines]
+        routines.sort(key=lambda r: (not r.default, r.name))
+        return routines
+
+    def _repeat(self) -> None:
+        if self.state in ("counting", "holding"):
+            # mid-set, the count is not what people want again: the instructions are
+            ex = self.current_exercise
+            self._out.extend(Say(step, prompt=f"step:{ex.id}") for step in ex.steps)
+            return
+        if self._last_said:
+            self._out.extend(self._last_said)
+        else:
+            self._say("repeat_nothing")
+
+    def _not_understood(self, u: Utterance) -> None:
+        hints = self.hints.get(self._context(), ())
+        first, second = (list(hints) + ["help", "repeat"])[:2]
+        if u.intent != "none" and u.intent not in ("pause",):
+            self._say("not_now")
+        self._say("sorry", first=first, second=second)
+
+    def _change_tempo(self, intent: str) -> None:
+        lo, hi = TEMPO_RANGE
+        factor = self.tempo_factor * (TEMPO_STEP if intent == "slower" else 1 / TEMPO_STEP)
+        if not lo <= factor <= hi:
+            self._say("tempo_limit")
+            return
+        self.tempo_factor = round(factor, 4)
+        s_lo, s_hi = SPEECH_RANGE
+        speech = self.speech_factor * (SPEECH_STEP if intent == "slower" else 1 / SPEECH_STEP)
+        self.speech_factor = round(min(max(speech, s_lo), s_hi), 4)
+        self._out.append(SetSpeechRate(self.speech_factor))
+        self._out.append(Record("setting", {"name": "tempo", "value": self.tempo_factor}))
+        self._out.append(Record("setting", {"name": "speech_rate", "value": self.speech_factor}))
+        self._say("tempo_slower" if intent == "slower" else "tempo_faster")
+
+    def _speak_summary(self) -> None:
+        s = self.summary()
+        done = s["exercises_done"]
+        self._say("summary", done=count_word(len(done)), done_word="exercise" if len(done) == 1 else "exercises",
+                  skipped=count_word(len(s["exercises_skipped"]) + len(s["exercises_stopped"])), reps=s["total_reps"],
+                  hold=spoken_duration(s["total_hold_seconds"]), time=spoken_duration(s["duration_seconds"]))
+        if self.pain_before is not None and self.pain_after_score is not None:
+            change = self.pain_after_score - self.pain_before
+            prompt = "pain_change_same" if change == 0 else (
+                "pain_change_better" if change < 0 else "pain_change_worse")
+            self._say(prompt, before=count_word(self.pain_before), after=count_word(self.pain_after_score),
+                      points=count_word(abs(change)), point_word="point" if abs(change) == 1 else "points")
+
+    def summary(self) -> dict:
+        by_status: dict[str, list[str]] = {}
+        for t in self.tally:
+            by_status.setdefault(t.status, []).append(t.id)
+        outcome = self.screener_outcome
+        return {
+            "routine": self.routine.id if self.routine else None,
+            "ended": self.ended_how,
+            "exercises_done": by_status.get("done", []),
+            "exercises_skipped": by_status.get("skipped", []),
+            "exercises_stopped": by_status.get("stopped", []) + by_status.get("stopped_for_pain", []),
+            "exercises": [t.__dict__.copy() for t in self.tally],
+            "total_reps": sum(t.reps for t in self.tally),
+            "total_hold_seconds": round(sum(t.hold_seconds for t in self.tally), 1),
+            "duration_seconds": round(self._now - self._started_at, 1),
+            "pain_before": self.pain_before,
+            "pain_after": self.pain_after_score,
+            "pain_checks": list(self.pain_checks),
+            "triage": getattr(outcome, "level", None),
+            "tempo_factor": self.tempo_factor,
+            "speech_factor": self.speech_factor,
+        }
+
+    # ------------------------------------------------------------------ output
+    def _drain(self) -> list[Action]:
+        """The batch for this event, ending in exactly one Listen unless the session ended."""
+        out = self._out
+        self._out = []
+        said = [a for a in out if isinstance(a, Say) and a.prompt not in NOT_REPEATED
+                and not a.prompt.startswith("cue:")]
+        if said:
+            self._last_said = said
+        sub_listen = next((a for a in reversed(out) if isinstance(a, Listen)), None)
+        out = [a for a in out if not isinstance(a, Listen)]
+        if self.state != "finished":
+            if self.state in ("screening", "pain_check") and sub_listen is not None:
+                out.append(sub_listen)
+            else:
+                timeout = SILENCE_TIMEOUT if (self.state in REPROMPT and not self._reprompted) else None
+                out.append(Listen(self._context(), timeout))
+        return out

@@ -1,0 +1,135 @@
+"""The loop between a pure dialog and its edges: carry out actions, turn the world into events.
+
+It owns the timers the dialog starts and the silence deadline of each Listen, reads the
+injected clock, and asks the ears for the next utterance until that deadline. Matching text
+to an intent happens here, with the one matcher text and voice share.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import IO, Any, Callable, Protocol
+
+from .clock import Clock
+from .edges import EndOfInput, Ears, Heard, Mouth, NothingHeard
+from .matcher import Matcher
+from .protocol import (Action, CancelTimer, End, Event, Listen, Say, SetSpeechRate, Silence,
+                       StartTimer, Tick, Utterance, heard_json)
+
+SILENCE = "__silence__"
+
+
+class Dialog(Protocol):
+    def start(self, now: float) -> list[Action]: ...
+
+    def handle(self, event: Event) -> list[Action]: ...
+
+    def end_of_input(self, now: float) -> list[Action]: ...
+
+
+class EventSink:
+    """Writes every action (and what was heard) as one JSON object per line, flushed."""
+
+    def __init__(self, streams: list[IO[str]] | None = None) -> None:
+        self.streams = streams or []
+        self.listeners: list[Callable[[dict], None]] = []
+
+    def emit(self, obj: dict) -> None:
+        line = json.dumps(obj, ensure_ascii=False)
+        for stream in self.streams:
+            try:
+                stream.write(line + "\n")
+                stream.flush()
+            except (OSError, ValueError):
+                pass  # a closed pipe must not stop the session
+        for listener in self.listeners:
+            listener(obj)
+
+
+@dataclass
+class Timers:
+    deadlines: dict[str, float] = field(default_factory=dict)
+
+    def start(self, name: str, at: float) -> None:
+        self.deadlines[name] = at
+
+    def cancel(self, name: str) -> None:
+        self.deadlines.pop(name, None)
+
+    def next_due(self) -> tuple[str, float] | None:
+        if not self.deadlines:
+            return None
+        name = min(self.deadlines, key=lambda n: (self.deadlines[n], n))
+        return name, self.deadlines[name]
+
+
+class Runtime:
+    def __init__(self, dialog: Dialog, ears: Ears, mouth: Mouth, matcher: Matcher, clock: Clock,
+                 sink: EventSink, min_confidence: float = 0.0) -> None:
+        self.dialog = dialog
+        self.ears = ears
+        self.mouth = mouth
+        self.matcher = matcher
+        self.clock = clock
+        self.sink = sink
+        self.min_confidence = min_confidence
+        self.timers = Timers()
+        self.summary: dict[str, Any] | None = None
+
+    def run(self) -> dict[str, Any] | None:
+        listen = self._perform(self.dialog.start(self.clock.now()))
+        while self.summary is None:
+            if listen is None:
+                raise RuntimeError("the dialog stopped without listening or ending")
+            listen = self._perform(self._next_events(listen))
+        return self.summary
+
+    # ------------------------------------------------------------------
+    def _perform(self, actions: list[Action]) -> Listen | None:
+        listen: Listen | None = None
+        for action in actions:
+            self.sink.emit(action.to_json())
+            if isinstance(action, Say):
+                self.mouth.say(action.text)
+            elif isinstance(action, SetSpeechRate):
+                self.mouth.set_rate(action.factor)
+            elif isinstance(action, StartTimer):
+                self.timers.start(action.timer, self.clock.now() + action.seconds)
+            elif isinstance(action, CancelTimer):
+                self.timers.cancel(action.timer)
+            elif isinstance(action, Listen):
+                listen = action
+            elif isinstance(action, End):
+                self.summary = action.summary
+                return None
+        self.timers.cancel(SILENCE)
+        if listen is not None and listen.timeout is not None:
+            # the silence clock starts once everything above has been said
+            self.timers.start(SILENCE, self.clock.now() + listen.timeout)
+        return listen
+
+    def _fire(self, name: str, due: float) -> list[Action]:
+        self.timers.cancel(name)
+        self.clock.sleep_until(due)
+        now = self.clock.now()
+        event: Event = Silence(now) if name == SILENCE else Tick(name, now)
+        return self.dialog.handle(event)
+
+    def _next_events(self, listen: Listen) -> list[Action]:
+        nxt = self.timers.next_due()
+        if nxt is not None and nxt[1] <= self.clock.now():
+            return self._fire(*nxt)
+        heard = self.ears.hear(listen.context, nxt[1] if nxt else None)
+        if isinstance(heard, EndOfInput):
+            return self.dialog.end_of_input(self.clock.now())
+        if isinstance(heard, NothingHeard):
+            if nxt is None:
+                return [listen]          # nothing will happen on its own: keep waiting
+            return self._fire(*nxt)
+        match = self.matcher.match(heard.text, listen.context, heard.confidence, self.min_confidence)
+        event = Utterance(match.intent, match.value, heard.text, self.clock.now())
+        record = heard_json(event)
+        record.update(context=listen.context, confidence=heard.confidence, score=match.score)
+        self.sink.emit(record)
+        return self.dialog.handle(event)
