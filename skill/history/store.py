@@ -189,7 +189,7 @@ def _inspect(path: Path) -> int:
             f"The history file {path} is damaged (it is not a database). It was left as it is; "
             "move it aside, or run 'forget --yes' to start a new one.")
     try:
-        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, isolation_level=None)
+        conn = _connect_read_only(path)
     except sqlite3.Error as exc:
         raise HistoryUnavailable(_describe(exc, path)) from exc
     try:
@@ -216,6 +216,25 @@ def _inspect(path: Path) -> int:
             f"(schema {version}; this version knows up to {SCHEMA_VERSION}). It was left as it is; "
             "update the coach to use it.")
     return version
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot change the history.
+
+    With no -wal or -journal beside it, the main file holds everything: read it as
+    immutable, which creates no side files at all (and works in a read-only folder).
+    Otherwise a `mode=ro` connection reads the WAL too; it may create or update the -shm
+    index, which holds no data.
+    """
+    pending = any(Path(str(path) + s).exists() for s in ("-wal", "-journal"))
+    mode = "ro" if pending else "ro&immutable=1"
+    conn = sqlite3.connect(f"{path.as_uri()}?mode={mode}", uri=True, isolation_level=None)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def _ensure_dir(data_dir: Path) -> None:
@@ -465,7 +484,7 @@ def open_reader(data_dir: str | os.PathLike) -> sqlite3.Connection | None:
     if version < SCHEMA_VERSION:
         HistoryStore.open(path.parent).close()
     try:
-        return sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, isolation_level=None)
+        return _connect_read_only(path)
     except sqlite3.Error as exc:
         raise HistoryUnavailable(_describe(exc, path)) from exc
 
