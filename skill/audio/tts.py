@@ -1,0 +1,248 @@
+"""Speech out: pyttsx3 (espeak-ng) synthesises, we play (or write) the audio ourselves.
+
+Workarounds for pyttsx3 2.99 on Linux (see DEVELOPERS.md):
+- its say() plays through `aplay` from inside the espeak callback, its first say() after
+  init() can return silently, runAndWait() cannot be re-entered and stop() cannot cut
+  playback. We never use say(): every utterance is engine.save_to_file() + runAndWait()
+  into a temporary WAV (synthesis only, ~10 ms), which we read back and play with
+  sounddevice, blocking until PortAudio has drained it. So each prompt is either really
+  played or raises, and the half-duplex gate knows exactly when speech starts and ends.
+- save_to_file() print()s "Audio saved to ..." on stdout, which would corrupt --json
+  output: that print is silenced inside the pyttsx3 espeak driver module only.
+- an unknown voice is swallowed by pyttsx3's command queue: voices are checked here.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from ..clock import Clock, SystemClock
+from .capture import AudioError, load_sounddevice, resample, to_int16
+from .ears import HalfDuplexGate
+from .sources import read_wav
+
+DEFAULT_WPM = 170          # espeak-ng's own default is 175; a touch slower for exercising
+MIN_WPM, MAX_WPM = 80, 400
+
+
+class TtsError(AudioError):
+    """Speech synthesis or playback failed; the message says why."""
+
+
+class NoOutputDevice(TtsError):
+    """No speaker to play speech on."""
+
+
+def _quiet_print(*_args, **_kwargs) -> None:
+    return None
+
+
+class Synthesizer:
+    """pyttsx3 used only to turn text into samples."""
+
+    def __init__(self, voice: str | None = None, wpm: int = DEFAULT_WPM) -> None:
+        try:
+            import pyttsx3
+            import pyttsx3.drivers.espeak as espeak_driver
+        except Exception as exc:  # noqa: BLE001 - ImportError, OSError (no libespeak-ng)
+            raise TtsError("The speech synthesiser is not available (pyttsx3 with espeak-ng; "
+                           f"on Debian: apt-get install espeak-ng): {exc}") from exc
+        espeak_driver.print = _quiet_print  # its save_to_file prints to stdout
+        try:
+            self.engine = pyttsx3.init()
+        except Exception as exc:  # noqa: BLE001
+            raise TtsError(f"The speech synthesiser would not start: {exc}") from exc
+        self._dir = tempfile.mkdtemp(prefix="coach-tts-")
+        self._n = 0
+        self.wpm = int(wpm)
+        self.engine.setProperty("rate", self.wpm)
+        self.voice = None
+        if voice:
+            self.set_voice(voice)
+
+    def voices(self) -> list[tuple[str, str, list[str]]]:
+        """(id, name, languages) of every installed voice."""
+        return [(v.id, v.name, list(v.languages or [])) for v in self.engine.getProperty("voices")]
+
+    def set_voice(self, voice: str) -> None:
+        wanted = voice.strip().lower()
+        choices = self.voices()
+        match = None
+        for vid, name, langs in choices:
+            if wanted in (vid.lower(), name.lower()) or wanted in [lang.lower() for lang in langs]:
+                match = vid
+                break
+        if match is None:
+            for vid, name, _ in choices:
+                if wanted == vid.lower().rsplit("/", 1)[-1]:
+                    match = vid
+                    break
+        if match is None:
+            sample = ", ".join(v for v, _, _ in choices if "en" in v)[:300]
+            raise TtsError(f"There is no voice called '{voice}'. English voices include: {sample}. "
+                           "'run_assistant.py devices --voices' lists them all.")
+        self.engine.setProperty("voice", match)
+        self.voice = match
+
+    def set_wpm(self, wpm: int) -> None:
+        self.wpm = int(min(MAX_WPM, max(MIN_WPM, round(wpm))))
+        self.engine.setProperty("rate", self.wpm)
+
+    def synthesize(self, text: str) -> tuple[np.ndarray, int]:
+        """int16 mono samples and their rate."""
+        self._n += 1
+        path = os.path.join(self._dir, f"utt{self._n % 4}.wav")
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
+        try:
+            self.engine.save_to_file(text, path)
+            self.engine.runAndWait()
+        except Exception as exc:  # noqa: BLE001
+            raise TtsError(f"The speech synthesiser failed on {text!r}: {exc}") from exc
+        if not os.path.exists(path):
+            raise TtsError(f"The speech synthesiser produced no audio for {text!r}.")
+        pcm, rate = read_wav(path)
+        os.remove(path)
+        return pcm, rate
+
+    def close(self) -> None:
+        try:
+            for name in os.listdir(self._dir):
+                os.remove(os.path.join(self._dir, name))
+            os.rmdir(self._dir)
+        except OSError:
+            pass
+
+
+class _RateMixin:
+    synth: Synthesizer
+    base_wpm: int
+
+    def set_rate(self, factor: float) -> None:
+        """Speaking rate as a factor of the starting rate (clamped to 80..400 words/min)."""
+        self.synth.set_wpm(self.base_wpm * float(factor))
+
+
+class PyttsxMouth(_RateMixin):
+    """edges.Mouth that really plays speech on the default (or chosen) output device."""
+
+    def __init__(self, voice: str | None = None, wpm: int = DEFAULT_WPM,
+                 output_device: str | int | None = None, clock: Clock | None = None,
+                 gate: HalfDuplexGate | None = None) -> None:
+        self.sd = load_sounddevice()
+        self.output_device = output_device
+        self._check_output()
+        self.synth = Synthesizer(voice, wpm)
+        self.base_wpm = self.synth.wpm
+        self.clock = clock or SystemClock()
+        self.gate = gate
+        self.spoken: list[tuple[float, float, str]] = []   # (start, end, text) on the clock
+
+    def _check_output(self) -> None:
+        try:
+            info = self.sd.query_devices(self.output_device, kind="output")
+        except Exception as exc:  # noqa: BLE001
+            raise NoOutputDevice(f"I cannot find a speaker to talk through: {exc}") from exc
+        self._out_rate = int(info["default_samplerate"]) or 48000
+
+    def say(self, text: str) -> None:
+        pcm, rate = self.synth.synthesize(text)
+        if self.gate is not None:
+            self.gate.speaking()
+        start = self.clock.now()
+        try:
+            self._play(pcm, rate)
+        finally:
+            # on a virtual/audio clock, speaking takes as long as the audio lasts
+            self.clock.sleep_until(start + pcm.size / rate)
+            end = self.clock.now()
+            if self.gate is not None:
+                self.gate.done_speaking(end)
+            self.spoken.append((start, end, text))
+
+    def _play(self, pcm: np.ndarray, rate: int) -> None:
+        errors = []
+        for play_rate in (rate, self._out_rate, 48000, 44100):
+            data = pcm if play_rate == rate else to_int16(resample(pcm, rate, play_rate))
+            try:
+                stream = self.sd.OutputStream(samplerate=play_rate, channels=1, dtype="int16",
+                                              device=self.output_device)
+            except Exception as exc:  # noqa: BLE001 - try the next rate
+                errors.append(f"{play_rate} Hz: {exc}")
+                continue
+            try:
+                stream.start()
+                stream.write(data.reshape(-1, 1))
+                stream.stop()            # returns once everything written has been played
+            except Exception as exc:  # noqa: BLE001
+                raise TtsError(f"Playing speech failed: {exc}") from exc
+            finally:
+                try:
+                    stream.close()
+                except Exception:  # noqa: BLE001
+                    pass
+            return
+        raise NoOutputDevice("The speaker would not open at any sample rate: " + "; ".join(errors))
+
+    def close(self) -> None:
+        self.synth.close()
+
+
+class WavOutMouth(_RateMixin):
+    """edges.Mouth for --audio-out: everything said goes into one WAV, placed in time.
+
+    Each utterance starts at its clock time (relative to the first clock reading), with
+    silence in between; saying takes the utterance's duration on the clock.
+    """
+
+    def __init__(self, path: str | Path, clock: Clock, voice: str | None = None,
+                 wpm: int = DEFAULT_WPM, gate: HalfDuplexGate | None = None,
+                 sample_rate: int = 22050) -> None:
+        self.path = Path(path)
+        self.clock = clock
+        self.gate = gate
+        self.synth = Synthesizer(voice, wpm)
+        self.base_wpm = self.synth.wpm
+        self.rate = sample_rate
+        self.origin = clock.now()
+        self.spoken: list[tuple[float, float, str]] = []
+        try:
+            self._wav = wave.open(str(self.path), "wb")
+        except OSError as exc:
+            raise TtsError(f"I cannot write the audio output file {self.path}: {exc}") from exc
+        self._wav.setnchannels(1)
+        self._wav.setsampwidth(2)
+        self._wav.setframerate(self.rate)
+        self._written = 0   # samples
+
+    def say(self, text: str) -> None:
+        pcm, rate = self.synth.synthesize(text)
+        if rate != self.rate:
+            pcm = to_int16(resample(pcm, rate, self.rate))
+        if self.gate is not None:
+            self.gate.speaking()
+        start = self.clock.now()
+        at = int(round((start - self.origin) * self.rate))
+        gap = at - self._written
+        if gap > 0:
+            self._wav.writeframes(np.zeros(gap, dtype="<i2").tobytes())
+            self._written += gap
+        self._wav.writeframes(pcm.astype("<i2").tobytes())   # header is patched on each write
+        self._written += pcm.size
+        self.clock.sleep_until(start + pcm.size / self.rate)
+        end = self.clock.now()
+        if self.gate is not None:
+            self.gate.done_speaking(end)
+        self.spoken.append((start, end, text))
+
+    def close(self) -> None:
+        if self._wav is not None:
+            self._wav.close()
+            self._wav = None
+        self.synth.close()
