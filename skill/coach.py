@@ -168,7 +168,9 @@ class CoachSession:
         self._now = 0.0
         self._out: list[Action] = []
         self._last_said: list[Say] = []
-        self.machine = Machine(model=self, states=STATES, transitions=TRANSITIONS, initial="idle",
+        # on_enter_state is named per state: transitions only auto-binds on_enter_<state name>
+        states = [{"name": s, "on_enter": "on_enter_state"} for s in STATES]
+        self.machine = Machine(model=self, states=states, transitions=TRANSITIONS, initial="idle",
                                auto_transitions=False, send_event=True, ignore_invalid_triggers=False)
 
     # ------------------------------------------------------------------ public API

@@ -168,7 +168,7 @@ def test_settings_last_choice_wins(store: HistoryStore) -> None:
 
 # ---------------------------------------------------------------- progress
 def test_sessions_this_week_and_streak(store: HistoryStore) -> None:
-    # Previous week: Thu 27 Feb... as March 0 doesn't exist, use day offsets from Mar 3.
+    # The week before: Thursday 27 February and Sunday 2 March.
     for t in (at(3) - 4 * DAY, at(3) - 1 * DAY):  # Thursday and Sunday before
         session(store, t)
     for day in (3, 4, 5, 6):  # Mon..Thu this week

@@ -33,10 +33,6 @@ th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:t
 th{background:#f2f2f2}td.num{text-align:right}
 .summary li{margin:.2rem 0}.muted{color:#666}
 svg{max-width:100%;height:auto}
-.pain-before{fill:#b03030}.pain-after{fill:#2060b0}
-.line-before{stroke:#b03030;fill:none;stroke-width:1.5}
-.line-after{stroke:#2060b0;fill:none;stroke-width:1.5;stroke-dasharray:4 3}
-.grid{stroke:#ddd}.axis{stroke:#888}text{font-size:11px;fill:#444}
 @media print{body{margin:0}h2{break-after:avoid}tr{break-inside:avoid}}
 """
 
@@ -62,11 +58,23 @@ def _pain_points(sessions: Iterable[SessionEntry]) -> list[tuple[SessionEntry, i
     return out
 
 
+# Colours as attributes, not CSS, so the chart looks the same if it is copied out of the page.
+STYLE = {
+    "before": 'fill="#b03030"',
+    "after": 'fill="#2060b0"',
+    "line-before": 'fill="none" stroke="#b03030" stroke-width="1.5"',
+    "line-after": 'fill="none" stroke="#2060b0" stroke-width="1.5" stroke-dasharray="4 3"',
+    "grid": 'stroke="#ddd"',
+    "axis": 'stroke="#888"',
+}
+TEXT = 'font-family="sans-serif" font-size="11" fill="#444"'
+
+
 def pain_chart(sessions: list[SessionEntry], tz: tzinfo | None = None) -> str:
     """Inline SVG: pain 0-10 against date, one point per session and moment."""
     points = _pain_points(sessions)
     width, height = 720, 280
-    left, right, top, bottom = 40, 20, 20, 40
+    left, right, top, bottom = 40, 20, 30, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
              f'width="{width}" height="{height}" role="img" aria-labelledby="pain-title">',
@@ -74,13 +82,13 @@ def pain_chart(sessions: list[SessionEntry], tz: tzinfo | None = None) -> str:
              '0 (none) to 10 (worst)</title>']
     for score in range(0, 11, 2):
         y = top + plot_h - score / 10 * plot_h
-        parts.append(f'<line class="grid" x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}"/>')
-        parts.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end">{score}</text>')
-    parts.append(f'<line class="axis" x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}"/>')
-    parts.append(f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" '
+        parts.append(f'<line class="grid" {STYLE["grid"]} x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}"/>')
+        parts.append(f'<text {TEXT} x="{left - 8}" y="{y + 4:.1f}" text-anchor="end">{score}</text>')
+    parts.append(f'<line class="axis" {STYLE["axis"]} x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}"/>')
+    parts.append(f'<line class="axis" {STYLE["axis"]} x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" '
                  f'y2="{top + plot_h}"/>')
     if not points:
-        parts.append(f'<text x="{left + plot_w / 2}" y="{top + plot_h / 2}" text-anchor="middle">'
+        parts.append(f'<text {TEXT} x="{left + plot_w / 2}" y="{top + plot_h / 2}" text-anchor="middle">'
                      'No pain scores recorded yet.</text></svg>')
         return "\n".join(parts)
     t0, t1 = points[0][0].started_at, points[-1][0].started_at
@@ -96,20 +104,20 @@ def pain_chart(sessions: list[SessionEntry], tz: tzinfo | None = None) -> str:
         coords = [(x_of(p[0].started_at), y_of(p[index]), p) for p in points if p[index] is not None]
         if len(coords) > 1:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in coords)
-            parts.append(f'<polyline class="line-{series}" points="{path}"/>')
+            parts.append(f'<polyline class="line-{series}" {STYLE["line-" + series]} points="{path}"/>')
         for x, y, p in coords:
             label = f"{_when(p[0].started_at, tz)}: pain {series} {p[index]}"
-            parts.append(f'<circle class="pain-{series}" data-session="{p[0].id}" cx="{x:.1f}" '
+            parts.append(f'<circle class="pain-{series}" {STYLE[series]} data-session="{p[0].id}" cx="{x:.1f}" '
                          f'cy="{y:.1f}" r="4"><title>{escape(label)}</title></circle>')
-    parts.append(f'<text x="{left}" y="{height - 12}">{escape(_when(t0, tz, "%Y-%m-%d"))}</text>')
+    parts.append(f'<text {TEXT} x="{left}" y="{height - 12}">{escape(_when(t0, tz, "%Y-%m-%d"))}</text>')
     if span > 0:
-        parts.append(f'<text x="{left + plot_w}" y="{height - 12}" text-anchor="end">'
+        parts.append(f'<text {TEXT} x="{left + plot_w}" y="{height - 12}" text-anchor="end">'
                      f'{escape(_when(t1, tz, "%Y-%m-%d"))}</text>')
     legend_x = left + plot_w - 190
-    parts.append(f'<circle class="pain-before" cx="{legend_x}" cy="{top + 6}" r="4"/>'
-                 f'<text x="{legend_x + 8}" y="{top + 10}">before</text>'
-                 f'<circle class="pain-after" cx="{legend_x + 70}" cy="{top + 6}" r="4"/>'
-                 f'<text x="{legend_x + 78}" y="{top + 10}">after exercising</text>')
+    parts.append(f'<circle class="pain-before" {STYLE["before"]} cx="{legend_x}" cy="{top - 8}" r="4"/>'
+                 f'<text {TEXT} x="{legend_x + 8}" y="{top - 4}">before</text>'
+                 f'<circle class="pain-after" {STYLE["after"]} cx="{legend_x + 70}" cy="{top - 8}" r="4"/>'
+                 f'<text {TEXT} x="{legend_x + 78}" y="{top - 4}">after exercising</text>')
     parts.append("</svg>")
     return "\n".join(parts)
 

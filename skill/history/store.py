@@ -249,6 +249,9 @@ def _ensure_dir(data_dir: Path) -> None:
         if not data_dir.is_dir():
             raise HistoryUnavailable(f"{data_dir} exists and is not a folder, so history is off.")
     except OSError as exc:
+        if exc.errno == 28:
+            raise HistoryUnavailable(f"The disk is full, so the history folder {data_dir} "
+                                     "cannot be created.") from exc
         raise HistoryUnavailable(
             f"The history folder {data_dir} cannot be created ({exc.strerror}).") from exc
 
