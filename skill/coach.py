@@ -164,6 +164,7 @@ class CoachSession:
         self._return_to = ""        # state that resume / "no, don't stop" goes back to
         self._reprompted = False
         self._rating_ends_exercise = False
+        self._pain_return = ""      # exercise state the pain rating resumes (pause/stop reuse _return_to)
         self._started_at = 0.0
         self._now = 0.0
         self._out: list[Action] = []
@@ -401,7 +402,8 @@ class CoachSession:
         prompt = REPROMPT.get(self.state)
         if prompt and not self._reprompted:
             self._reprompted = True
-            self._say(prompt)
+            slots = {"default": self._offered_routines()[0].name} if self.state == "menu" else {}
+            self._say(prompt, **slots)
         # otherwise: keep waiting calmly; the Listen that follows waits without a timeout
 
     def _on_utterance(self, u: Utterance) -> None:
@@ -412,7 +414,8 @@ class CoachSession:
             return self._say(f"help_{self._context()}")
         if intent in ("slower", "faster"):
             return self._change_tempo(intent)
-        if intent == "stop" and self.state != "confirm_stop":
+        # in the pain check, "stop" is an answer for the check itself (ask_stop has no way back to it)
+        if intent == "stop" and self.state not in ("confirm_stop", "pain_check"):
             self._hold_timers()
             self._return_to = self.state if self.state != "paused" else self._return_to
             return self.ask_stop()
@@ -420,6 +423,7 @@ class CoachSession:
             self._hold_timers()
             if self.state != "paused":
                 self._return_to = self.state
+            self._pain_return = self._return_to
             return self.report_pain()
         if self.state in ("screening", "pain_check"):
             return self._delegate(u)
@@ -482,6 +486,7 @@ class CoachSession:
             self.next_exercise()
         else:
             self._say("pain_rating_continue")
+            self._return_to = self._pain_return
             self.resume()
         return True
 
@@ -496,7 +501,7 @@ class CoachSession:
 
     def _in_counting(self, u: Utterance) -> bool:
         if u.intent == "next":      # finish this set early
-            self._cancel_timers()
+            self._hold_timers()     # cancels, and banks the seconds held so far
             self._complete_block()
             return True
         if u.intent == "skip":

