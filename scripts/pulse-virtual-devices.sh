@@ -101,9 +101,9 @@ have_sink() { pactl list short sinks | cut -f2 | grep -qx "$1"; }
 have_source() { pactl list short sources | cut -f2 | grep -qx "$1"; }
 
 have_sink coach_speaker || pactl load-module module-null-sink sink_name=coach_speaker \
-    rate="$RATE" channels=1 sink_properties=device.description=coach_speaker >/dev/null
+    rate="$RATE" channels=1 norewinds=1 sink_properties=device.description=coach_speaker >/dev/null
 have_sink user_mouth || pactl load-module module-null-sink sink_name=user_mouth \
-    rate="$RATE" channels=1 sink_properties=device.description=user_mouth >/dev/null
+    rate="$RATE" channels=1 norewinds=1 sink_properties=device.description=user_mouth >/dev/null
 have_source coach_mic || pactl load-module module-remap-source source_name=coach_mic \
     master=user_mouth.monitor rate="$RATE" channels=1 \
     source_properties=device.description=coach_mic >/dev/null

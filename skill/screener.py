@@ -24,7 +24,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from transitions import Machine
 
@@ -190,8 +190,7 @@ class ScreenerOutcome:
         return [q for q, a in self.answers.items() if a == "unknown"]
 
 
-@dataclass(frozen=True)
-class _Progress:
+class _Progress(NamedTuple):
     """Everything the screener remembers besides the machine state; hashable, so a
     snapshot is (state, progress)."""
 
@@ -318,7 +317,7 @@ class Screener:
 
     def _pose(self, ask_id: str, text: str, prompt: str) -> None:
         """Ask (again): Ask, then the words, then listen."""
-        self._p = replace(self._p, current=ask_id, paused=False)
+        self._p = self._p._replace(current=ask_id, paused=False)
         self._out += [Ask(ask_id), Say(text, prompt=prompt), Listen(self._context(), timeout=LISTEN_TIMEOUT)]
 
     def _context(self) -> str:
@@ -349,7 +348,7 @@ class Screener:
 
     def _pause(self) -> None:
         self._say("screener_paused")
-        self._p = replace(self._p, paused=True)
+        self._p = self._p._replace(paused=True)
         self._out.append(Listen(self._context(), timeout=None))
 
     def _unclear_try(self, kind: str, repose) -> bool:
@@ -359,9 +358,9 @@ class Screener:
             return False
         tries = self._p.tries + 1
         if tries >= MAX_TRIES:
-            self._p = replace(self._p, tries=0)
+            self._p = self._p._replace(tries=0)
             return True
-        self._p = replace(self._p, tries=tries)
+        self._p = self._p._replace(tries=tries)
         return repose(kind)
 
     # -------------------------------------------------------------- the opening question
@@ -371,7 +370,7 @@ class Screener:
     def _on_site(self, kind: str, event: Utterance | Silence) -> None:
         value = getattr(event, "value", None)
         if kind == "site" and value in SITES:
-            self._p = replace(self._p, site=value, tries=0)
+            self._p = self._p._replace(site=value, tries=0)
             self.site_known()
         elif kind == "explain":
             self._out.append(Say(self.questions.opening.explain, prompt=f"screener/{PAIN_SITE}/explain"))
@@ -393,7 +392,7 @@ class Screener:
             if self._unclear_try(kind, repose):
                 # not knowing the site, ask everything: both back and hip questions
                 self._say("screener_site_unknown")
-                self._p = replace(self._p, site="both")
+                self._p = self._p._replace(site="both")
                 self.site_known()
 
     # -------------------------------------------------------------- the red-flag questions
@@ -427,8 +426,8 @@ class Screener:
 
     def _record(self, question_id: str, answer: str) -> None:
         was_capped = self._capped()
-        self._p = replace(self._p, answers=self._p.answers + ((question_id, answer),),
-                          current=None, tries=0, paused=False)
+        self._p = self._p._replace(answers=self._p.answers + ((question_id, answer),),
+                                   current=None, tries=0, paused=False)
         if self._capped() and not was_capped and self._has_next_question() and not self._is_settled():
             self._say("screener_capped")
         self.answered()
@@ -447,15 +446,18 @@ class Screener:
         answer = answers.get(PREGNANT)
         return answer in ("yes", "unknown") or (assume_pregnant and answer is None)
 
-    def _still_to_ask(self, assume_pregnant: bool) -> list[str]:
-        answers = dict(self._p.answers)
-        last = max((self._position[q] for q in answers), default=-1)
-        capped = self._capped()
-        return [q.id for q in self.questions.questions[last + 1:]
-                if self._applies(q, answers, assume_pregnant) and (not capped or q.id in self._vital)]
+    def _still_to_ask(self, assume_pregnant: bool) -> tuple[str, ...]:
+        """The questions after the last one answered that will be asked (in order)."""
+        def compute() -> tuple[str, ...]:
+            answers = dict(self._p.answers)
+            last = max((self._position[q] for q in answers), default=-1)
+            capped = self._capped()
+            return tuple(q.id for q in self.questions.questions[last + 1:]
+                         if self._applies(q, answers, assume_pregnant) and (not capped or q.id in self._vital))
+        return self._memo(("still", self._p.site, self._p.answers, assume_pregnant), compute)
 
     def _to_next_question(self) -> None:
-        self._p = replace(self._p, current=self._still_to_ask(assume_pregnant=False)[0])
+        self._p = self._p._replace(current=self._still_to_ask(assume_pregnant=False)[0])
 
     # conditions of the machine
     def _has_next_question(self) -> bool:
@@ -471,16 +473,18 @@ class Screener:
     def _is_settled(self) -> bool:
         """True when no answer to the questions left could change the outcome level."""
         def compute() -> bool:
-            answers = dict(self._p.answers)
-            level = triage(answers, self._levels)[0]
+            level = self._triage_answers()[0]
             if level == "ok":
                 return False
-            return highest_possible(answers, self._still_to_ask(assume_pregnant=True), self._levels) == level
+            still = self._still_to_ask(assume_pregnant=True)
+            return highest_possible(dict(self._p.answers), still, self._levels) == level
         return self._memo(("settled", self._p.site, self._p.answers), compute)
 
+    def _triage_answers(self) -> tuple[str, tuple[str, ...]]:
+        return self._memo(("triage", self._p.answers), lambda: triage(dict(self._p.answers), self._levels))
+
     def _is_all_clear(self) -> bool:
-        return self._memo(("level", self._p.answers),
-                          lambda: triage(dict(self._p.answers), self._levels)[0]) == "ok"
+        return self._triage_answers()[0] == "ok"
 
     def _may_offer_exercise(self) -> bool:
         o = self._outcome()
@@ -492,7 +496,7 @@ class Screener:
 
     def _on_readback(self, kind: str) -> None:
         if kind == "yes":
-            self._p = replace(self._p, proceed=True)
+            self._p = self._p._replace(proceed=True)
             self.confirmed()
         elif kind == "no":
             self._say("screener_restart")
@@ -515,14 +519,14 @@ class Screener:
                 self._pose_readback(rephrase=True)
                 return False
             if self._unclear_try(kind, repose):
-                self._p = replace(self._p, readback_unknown=True)
+                self._p = self._p._replace(readback_unknown=True)
                 self.unconfirmed()
 
     def _reset(self) -> None:
         self._p = _Progress()
 
     def _mark_stopped(self) -> None:
-        self._p = replace(self._p, stopped=True)
+        self._p = self._p._replace(stopped=True)
 
     # -------------------------------------------------------------- gentle exercise? (clinician)
     def on_enter_go_ahead(self) -> None:
@@ -531,7 +535,7 @@ class Screener:
 
     def _on_go_ahead(self, kind: str) -> None:
         if kind == "yes":
-            self._p = replace(self._p, proceed=True)
+            self._p = self._p._replace(proceed=True)
             self._say("screener_go_ahead_yes")
             self.decided()
         elif kind in ("no", "stop"):
@@ -560,7 +564,7 @@ class Screener:
     def on_enter_done(self) -> None:
         self._conclude()
         o = self._outcome()
-        self._p = replace(self._p, current=None)
+        self._p = self._p._replace(current=None)
         self._out.append(Record("screener", {
             "level": o.level, "yes": o.yes, "unknown": o.unknown, "site": o.site,
             "pregnant": o.pregnant, "proceed": o.proceed, "ended": o.ended, "not_asked": list(o.not_asked),
@@ -581,7 +585,7 @@ class Screener:
 
     def _compute_outcome(self) -> ScreenerOutcome:
         answers = dict(self._p.answers)
-        level, reasons = triage(answers, self._levels)
+        level, reasons = self._triage_answers()
         not_asked = self._not_asked()
         if self._p.stopped:
             ended = "stopped"
@@ -615,7 +619,7 @@ class Screener:
         if self._p.concluded:
             return
         o = self._outcome()
-        self._p = replace(self._p, concluded=True)
+        self._p = self._p._replace(concluded=True)
         self._out.append(Triage(o.level, o.reasons))
         if o.ended == "stopped":
             self._say("screener_stopped")

@@ -22,8 +22,11 @@ ANSWERS: tuple[str, ...] = ("yes", "no", "unknown")
 UNKNOWN_FLOOR = "clinician"
 
 
+_RANK = {level: rank for rank, level in enumerate(LEVELS)}
+
+
 def severity(level: str) -> int:
-    return LEVELS.index(level)
+    return _RANK[level]
 
 
 def most_severe(levels) -> str:
@@ -82,30 +85,43 @@ def triage(
     the yes answers (alone or through a combination) at that level, and, when the outcome is
     `clinician`, every unknown answer. Questions not in `answers` were not asked.
     """
+    yes: set[str] = set()
+    unknown: list[str] = []
     for qid, answer in answers.items():
-        if answer not in ANSWERS:
-            raise ValueError(f"answer to {qid!r} must be one of {ANSWERS}, not {answer!r}")
         if qid not in levels:
             raise ValueError(f"no level for question {qid!r}")
-    yes = {q for q, a in answers.items() if a == "yes"}
-    unknown = [q for q, a in answers.items() if a == "unknown"]
+        if answer == "yes":
+            yes.add(qid)
+        elif answer == "unknown":
+            unknown.append(qid)
+        elif answer != "no":
+            raise ValueError(f"answer to {qid!r} must be one of {ANSWERS}, not {answer!r}")
 
-    contributions: list[tuple[str, tuple[str, ...]]] = []
+    best = 0                 # severity reached so far
+    because: set[str] = set()  # ids that reached it
+
+    def reach(level: str, ids) -> None:
+        nonlocal best, because
+        rank = _RANK[level]
+        if rank > best:
+            best, because = rank, set(ids)
+        elif rank == best and rank:
+            because.update(ids)
+
     for qid in yes:
         if levels[qid] != "none":
-            contributions.append((levels[qid], (qid,)))
-    for rule in combinations:
-        fired = rule.fired_by(yes)
-        if fired is not None:
-            contributions.append((rule.level, fired))
+            reach(levels[qid], (qid,))
+    if yes:
+        for rule in combinations:
+            fired = rule.fired_by(yes)
+            if fired is not None:
+                reach(rule.level, fired)
     if unknown:
-        contributions.append((UNKNOWN_FLOOR, tuple(unknown)))
+        reach(UNKNOWN_FLOOR, unknown)
 
-    level = most_severe(lvl for lvl, _ in contributions)
-    if level == "ok":
+    if best == 0:
         return "ok", ()
-    because = {q for lvl, ids in contributions if lvl == level for q in ids}
-    return level, tuple(q for q in answers if q in because)
+    return LEVELS[best], tuple(q for q in answers if q in because)
 
 
 def highest_possible(

@@ -37,8 +37,9 @@ class Recording:
     proc: subprocess.Popen
     path: Path
 
-    def stop(self) -> tuple[np.ndarray, int]:
-        time.sleep(0.2)
+    def stop(self, settle: float = 2.5) -> tuple[np.ndarray, int]:
+        # a null sink renders in blocks of up to 2 s: its monitor delivers that late
+        time.sleep(settle)
         self.proc.terminate()
         try:
             self.proc.wait(timeout=5)
@@ -105,7 +106,7 @@ class PulseDevices:
         proc = subprocess.Popen(["parecord", "--device=coach_speaker.monitor", f"--rate={rate}",
                                  "--channels=1", "--format=s16le", "--file-format=wav",
                                  "--latency-msec=20", str(path)], env=self.env)
-        time.sleep(0.3)
+        time.sleep(1.0)
         return Recording(proc, path)
 
 
@@ -179,6 +180,10 @@ def recognize_wav(samples: np.ndarray, rate: int, phrases: list[str]) -> str:
     """Recognise a whole recording (any rate) against `phrases`; returns the text."""
     from skill.audio.capture import resample, to_int16
     pcm = samples if rate == 16000 else to_int16(resample(samples, rate, 16000))
+    # a null sink's monitor gives exact digital zeros between sounds, which no microphone
+    # does and which upsets PocketSphinx's energy normalisation: add the hiss of a real one
+    hiss = np.random.default_rng(0).normal(0, 3, pcm.size)
+    pcm = to_int16(pcm.astype(np.float64) + hiss)
     rec = SphinxGrammarRecognizer()
     rec.begin(phrases)
     rec.feed(pcm.astype("<i2").tobytes())

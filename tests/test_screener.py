@@ -9,6 +9,7 @@ same account are explored once (their futures are identical) but counted separat
 """
 from __future__ import annotations
 
+import functools
 import random
 import sys
 from dataclasses import dataclass, replace
@@ -68,6 +69,11 @@ def applicable(q: str, site: str, record: dict) -> bool:
     return record.get("pregnant") in ("yes", "unknown")
 
 
+@functools.lru_cache(maxsize=None)
+def triaged(record: tuple[tuple[str, str], ...]) -> tuple[str, tuple[str, ...]]:
+    return triage(dict(record), LEVEL)
+
+
 def capped(record: dict) -> bool:
     return sum(a == "unknown" for a in record.values()) >= MAX_UNKNOWN
 
@@ -82,6 +88,7 @@ class Explorer:
         self.site_turns = site_turns
         self.side_edges = side_edges
         self.memo: dict = {}
+        self.commands_checked: set = set()
         self.on_path: set = set()
         self.paths = 0
         self.outcomes: set = set()        # distinct (record, level) endings
@@ -182,7 +189,7 @@ class Explorer:
             assert any(isinstance(a, Say) and a.prompt.endswith("rephrase") for a in actions), actions
             return replace(said, unclear=unclear)
 
-        level_now = triage(record, LEVEL)[0] if record else "ok"
+        level_now = triaged(tuple(record.items()))[0]
         if p in LEVEL and level_now == "emergency":
             # an emergency answer ends the screener at once
             assert s.finished and triages and triages[0].level == "emergency", actions
@@ -244,12 +251,12 @@ class Explorer:
                     assert record.get(q) == "no", (q, record)
             assert said.readback == "yes"
         # never milder than the pure triage of what was said
-        assert severity(o.level) >= severity(triage(record, LEVEL)[0])
+        assert severity(o.level) >= severity(triaged(said.record)[0])
         # questions left unasked are justified
         unasked = [q for q in ORDER if q not in record and applicable(q, said.site, record | (
             {"pregnant": "yes"} if "pregnant" not in record else {}))]
         if unasked and o.level != "emergency":
-            settled = o.level != "ok" and highest_possible(record, unasked, LEVEL) == triage(record, LEVEL)[0]
+            settled = o.level != "ok" and highest_possible(record, unasked, LEVEL) == triaged(said.record)[0]
             skipped_for_unclear = capped(record) and all(q not in VITAL for q in unasked)
             assert settled or skipped_for_unclear, (record, unasked, o)
             if not settled:
@@ -268,6 +275,20 @@ class Explorer:
     def check_side_edges(self, said: Said, snap) -> None:
         s = self.s
         p = said.pending
+        # stop ends the questions, never with ok, never with coaching: checked in every state
+        s.restore(snap)
+        actions = s.handle(Utterance("stop"))
+        o = s.outcome
+        assert s.finished and not o.proceed and not any(isinstance(a, (Listen, End)) for a in actions)
+        if p != GO_AHEAD:
+            assert o.level != "ok" and o.ended == "stopped"
+            assert Triage(o.level, o.reasons) in actions
+            assert severity(o.level) >= severity(triaged(said.record)[0])
+        # the other commands do not depend on the answers so far: once per question and try
+        kind = (snap[0], p, said.unclear, capped(dict(said.record)))
+        if kind in self.commands_checked:
+            return
+        self.commands_checked.add(kind)
         for intent in ("explain", "repeat", "help"):
             s.restore(snap)
             actions = s.handle(Utterance(intent))
@@ -293,28 +314,12 @@ class Explorer:
         # a timer tick is not for the screener
         s.restore(snap)
         assert s.handle(Tick("hold")) == [] and s.snapshot() == snap
-        # stop ends the questions, never with ok, never with coaching
-        s.restore(snap)
-        actions = s.handle(Utterance("stop"))
-        o = s.outcome
-        assert s.finished and not o.proceed and not any(isinstance(a, (Listen, End)) for a in actions)
-        if p != GO_AHEAD:
-            assert o.level != "ok" and o.ended == "stopped"
-            assert Triage(o.level, o.reasons) in actions
 
 
-EXPECTED_PATHS = {}   # filled by the runs below, printed at the end
-
-
-@pytest.mark.parametrize("site", ["back", "hip", "both", "unclear"])
+@pytest.mark.parametrize("site", ["back", "hip", "both"])
 def test_every_answer_sequence(site, capsys):
-    if site == "unclear":   # two unclear answers to the opening: asks about both
-        turns = [("unclear", UNCLEAR), ("silence", SILENCE)]
-    else:
-        turns = [(site, SITE_TURNS[site])]
-    ex = Explorer(turns)
+    ex = Explorer([(site, SITE_TURNS[site])])
     paths = ex.run()
-    EXPECTED_PATHS[site] = paths
     with capsys.disabled():
         print(f"\n  pain_site={site}: {paths} answer sequences, {len(ex.outcomes)} distinct answer sets "
               f"at the end, {len(ex.memo)} states, {ex.steps} steps, endings by level {ex.levels}, "
@@ -326,7 +331,7 @@ def test_every_answer_sequence(site, capsys):
 
 # Number of answer sequences (yes / no / unclear / silence at each turn, until the screener
 # ends or the read-back restarts it). A regression guard: it changes with the data file.
-PATH_COUNTS = {"back": 0, "hip": 0, "both": 0, "unclear": 0}
+PATH_COUNTS = {"back": 1_050_565_217_482, "hip": 3_771_419_992_480, "both": 142_981_129_364_428}
 
 
 def test_machine_is_declared_as_data():
@@ -335,3 +340,306 @@ def test_machine_is_declared_as_data():
         assert t["dest"] in STATES
         sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
         assert set(sources) <= set(STATES)
+
+
+# ---------------------------------------------------------------- scripted conversations
+def run(script, site="back", **kw):
+    """Start a screener, say each turn in `script`; return (screener, all actions)."""
+    s = new_screener(**kw)
+    actions = s.start(0.0)
+    actions += s.handle(SITE_TURNS[site] if site in SITE_TURNS else site)
+    for turn in script:
+        assert not s.finished, f"finished before {turn}"
+        actions += s.handle(turn)
+    return s, actions
+
+
+def asked(actions) -> list[str]:
+    return [a.question_id for a in actions if isinstance(a, Ask)]
+
+
+def prompts_of(actions) -> list[str]:
+    return [a.prompt for a in actions if isinstance(a, Say)]
+
+
+def answer_questions(s: Screener, answers: dict | None = None, default=NO) -> list:
+    """Answer each red-flag question as it comes (by id), until something else is asked."""
+    answers = answers or {}
+    actions = []
+    while not s.finished and s.pending in LEVEL:
+        actions += s.handle(answers.get(s.pending, default))
+    return actions
+
+
+def all_no(site: str) -> list:
+    record: dict = {}
+    return [NO for q in ORDER if applicable(q, site, record)]
+
+
+def test_all_clear_reads_back_then_ok():
+    s, actions = run(all_no("back") + [YES])
+    o = s.outcome
+    assert s.finished and o.level == "ok" and o.proceed and o.reasons == ()
+    assert asked(actions) == [PAIN_SITE] + [q for q in ORDER if applicable(q, "back", {})] + [READBACK]
+    assert "screener_readback" in prompts_of(actions)
+    assert Triage("ok", ()) in actions
+    assert {"screener_outcome_ok", "screener_not_diagnosis"} <= set(prompts_of(actions))
+    assert actions[-1] == Record("screener", actions[-1].data) and actions[-1].data["level"] == "ok"
+    assert not any(isinstance(a, End) for a in actions)
+
+
+def test_read_back_no_restarts_the_questions():
+    s, actions = run(all_no("hip") + [NO])
+    assert not s.finished and s.state == "pain_site" and s.answers == {}
+    assert asked(actions)[-1] == PAIN_SITE and "screener_restart" in prompts_of(actions)
+    # the second time round a yes counts
+    actions = s.handle(SITE_TURNS["back"]) + s.handle(YES)
+    assert s.finished and s.outcome.level == "emergency"
+    assert s.outcome.answers == {"saddle_numbness": "yes"}
+
+
+@pytest.mark.parametrize("qid", [q for q in ORDER if LEVEL[q] == "emergency"])
+def test_an_emergency_yes_ends_at_once_with_the_advice(qid):
+    site = "both"
+    script = []
+    record = {}
+    for q in ORDER:
+        if q == qid:
+            break
+        if applicable(q, site, record):
+            answer = "yes" if q == "pregnant" else "no"
+            record[q] = answer
+            script.append(YES if answer == "yes" else NO)
+    s, actions = run(script, site=site)
+    assert asked(actions)[-1] == qid
+    last = s.handle(YES)
+    assert s.finished and s.outcome.level == "emergency" and qid in s.outcome.reasons
+    assert not any(isinstance(a, (Ask, Listen)) for a in last)
+    texts = " ".join(a.text for a in last if isinstance(a, Say))
+    assert "emergency" in texts and ("diagnosis" in texts)
+    assert not s.outcome.proceed
+
+
+def test_unclear_is_asked_again_in_other_words_then_counts_as_unknown():
+    s, actions = run([UNCLEAR])
+    q = QS.get("saddle_numbness")
+    assert [a.text for a in actions if isinstance(a, Say)][-1] == q.rephrase
+    assert "screener_unclear" in prompts_of(actions)
+    actions = s.handle(SILENCE)
+    assert s.answers == {"saddle_numbness": "unknown"} and "screener_unknown" in prompts_of(actions)
+    assert asked(actions) == ["bladder"]
+    # the rest all clear: still not ok, and the person hears why
+    actions += answer_questions(s)
+    assert s.state == "go_ahead" and Triage("clinician", ("saddle_numbness",)) in actions
+    spoken = " ".join(a.text for a in actions if isinstance(a, Say))
+    assert "couldn't get a clear answer" in spoken and q.finding in spoken
+    s.handle(SILENCE)
+    s.handle(SILENCE)   # silence is never a yes to exercising
+    assert s.finished and not s.outcome.proceed and s.outcome.level == "clinician"
+
+
+def test_silence_is_re_asked_calmly_and_never_an_answer():
+    s, actions = run([SILENCE])
+    assert "screener_silence" in prompts_of(actions) and s.answers == {}
+    assert actions[-1] == Listen("yes_no", timeout=LISTEN_TIMEOUT)
+    s.handle(NO)
+    assert s.answers == {"saddle_numbness": "no"}
+
+
+def test_pregnancy_questions_follow_only_a_yes_or_unclear_to_pregnant():
+    def upto_pregnant(site="back"):
+        return [NO for q in ORDER[:POS["pregnant"]] if applicable(q, site, {})]
+    s, actions = run(upto_pregnant() + [NO])
+    assert asked(actions)[-1] == "cancer_history"
+    s, actions = run(upto_pregnant() + [YES])
+    assert asked(actions)[-1] == "pregnancy_warning"
+    actions = answer_questions(s)
+    assert "screener_readback_pregnant" in prompts_of(actions)
+    s.handle(YES)  # read-back
+    assert s.finished and s.outcome.level == "ok" and s.outcome.pregnant and s.outcome.proceed
+    s, actions = run(upto_pregnant() + [UNCLEAR, UNCLEAR])
+    assert asked(actions)[-1] == "pregnancy_warning"
+
+
+def test_too_many_unclear_answers_keeps_to_the_emergency_questions():
+    s, actions = run([UNCLEAR, UNCLEAR] * MAX_UNKNOWN)
+    assert "screener_capped" in prompts_of(actions)
+    acts = answer_questions(s)
+    later = asked(acts)
+    assert later and all(q in VITAL for q in later)
+    o = s.outcome
+    assert s.finished and o.ended == "unclear" and o.level == "clinician" and not o.proceed
+    assert "screener_too_unclear" in prompts_of(acts) and GO_AHEAD not in later
+    assert set(o.not_asked) and all(q not in VITAL for q in o.not_asked)
+    assert set(o.not_asked) <= set(o.reasons)
+
+
+def test_clinician_offers_gentle_exercise_unless_standalone():
+    s, actions = run([])
+    actions += answer_questions(s, {"weight_loss": YES})
+    assert s.state == "go_ahead", s.state
+    assert asked(actions)[-1] == GO_AHEAD
+    s.handle(YES)
+    assert s.finished and s.outcome.level == "clinician" and s.outcome.proceed
+    assert s.outcome.reasons == ("weight_loss",)
+    s2, actions2 = run([], offer_exercise=False)
+    actions2 += answer_questions(s2, {"weight_loss": YES})
+    assert s2.finished and GO_AHEAD not in asked(actions2) and not s2.outcome.proceed
+
+
+def test_two_unclear_site_answers_ask_about_both():
+    s = new_screener()
+    s.start(0.0)
+    acts = s.handle(UNCLEAR) + s.handle(SILENCE)
+    assert "screener_site_unknown" in prompts_of(acts)
+    t = new_screener()
+    t.start(0.0)
+    t.handle(SITE_TURNS["both"])
+    assert s.snapshot() == t.snapshot()
+
+
+def test_explain_gives_the_questions_explanation():
+    s, actions = run([Utterance("explain")])
+    q = QS.get("saddle_numbness")
+    assert q.explain in [a.text for a in actions if isinstance(a, Say)]
+    assert actions[-3:] == [Ask(q.id), Say(q.text, prompt=f"screener/{q.id}"), Listen("yes_no", timeout=LISTEN_TIMEOUT)]
+
+
+def test_stop_during_the_questions_never_allows_exercise():
+    s, actions = run([NO, Utterance("stop")])
+    o = s.outcome
+    assert o.ended == "stopped" and o.level == "clinician" and not o.proceed
+    assert "bladder" in o.not_asked and "screener_stopped" in prompts_of(actions)
+
+
+def test_start_and_handle_order():
+    s = new_screener()
+    assert s.handle(YES) == [] and not s.finished and s.outcome is None
+    s.start(0.0)
+    with pytest.raises(RuntimeError):
+        s.start(0.0)
+
+
+# ---------------------------------------------------------------- content
+ISSUE_IDS = {
+    "saddle_numbness", "bladder", "bowel", "both_legs", "leg_weakness", "major_trauma",
+    "sudden_severe_pain", "fever", "infection_risk", "cancer_history", "steroids_osteoporosis",
+    "age_50_new_pain", "weight_loss", "no_improvement", "night_pain", "hip_cannot_bear_weight",
+    "hip_hot_swollen", "hip_replacement_problem", "groin_pain_risk", "pregnant", "pregnancy_warning",
+}
+
+
+def test_data_file_has_the_issues_questions_each_with_its_own_words():
+    assert set(ORDER) == ISSUE_IDS
+    for q in QS.questions:
+        assert len({q.text, q.rephrase, q.explain}) == 3, q.id
+        assert q.source and q.finding
+    # the emergency-level back questions are asked whatever the pain site
+    for q in ("saddle_numbness", "bladder", "bowel", "both_legs", "major_trauma", "sudden_severe_pain"):
+        assert APPLIES[q] == "always"
+    assert {q for q in ORDER if APPLIES[q] == "hip"} == {
+        "hip_cannot_bear_weight", "hip_hot_swollen", "hip_replacement_problem", "groin_pain_risk"}
+    assert APPLIES["pregnancy_warning"] == "pregnant"
+
+
+def test_every_screener_prompt_exists_with_several_phrasings():
+    from skill.screener import PROMPT_IDS
+    p = prompts()
+    p.require(PROMPT_IDS)
+    single = {"screener_site_back", "screener_site_hip", "screener_site_both", "screener_list_and"}
+    for pid in PROMPT_IDS - single:
+        lines = (LOCALE / "prompts" / f"{pid}.dialog").read_text().splitlines()
+        assert len([ln for ln in lines if ln.strip() and not ln.startswith("#")]) >= 2, pid
+
+
+def test_site_and_explain_vocab():
+    from skill.vocab import read_voc_file
+    site = read_voc_file(LOCALE / "vocab" / "site.voc")
+    assert {p.value for p in site} == {"back", "hip", "both"}
+    by_text = {p.text: p.value for p in site}
+    assert by_text["my back"] == "back" and by_text["my hip"] == "hip" and by_text["both"] == "both"
+    explain = {p.text for p in read_voc_file(LOCALE / "vocab" / "explain.voc")}
+    assert {"what do you mean", "explain"} <= explain
+    for other in ("yes", "no", "repeat", "help", "stop", "pause", "resume"):
+        path = LOCALE / "vocab" / f"{other}.voc"
+        if path.exists():
+            clash = explain & {p.text for p in read_voc_file(path)}
+            assert not clash, f"explain.voc overlaps {other}.voc: {clash}"
+            assert not {p.text for p in site} & {p.text for p in read_voc_file(path)}
+
+
+# ---------------------------------------------------------------- the data file's validation
+GOOD = (LOCALE / "screener.toml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("mutate, field", [
+    (lambda t: t.replace('level = "urgent"', 'level = "soon"', 1), "'level'"),
+    (lambda t: t.replace('applies = "hip"', 'applies = "knee"', 1), "'applies'"),
+    (lambda t: t.replace('id = "bladder"', 'id = "saddle_numbness"', 1), "'id'"),
+    (lambda t: t.replace('finding = "new problems with your bowels"\n', "", 1), "'finding'"),
+    (lambda t: t.replace('id = "leg_weakness"', 'id = "leg_weak"', 1), "leg_weakness"),
+    (lambda t: t.replace('[opening]', '[openin]', 1), "openin"),
+    (lambda t: t.replace('text = "Have you ever had cancer?"', 'text = "You had cancer."', 1), "'text'"),
+    (lambda t: t + "\n[[question]]\nid = 7\n", "'id'"),
+    (lambda t: t.replace('level = "emergency"', 'level = "emergency"\nlevle = "x"', 1), "'levle'"),
+    (lambda t: t.replace('[[question]]', '[[question]', 1), "TOML"),
+])
+def test_malformed_data_file_is_named_with_its_field(tmp_path, mutate, field):
+    bad = mutate(GOOD)
+    assert bad != GOOD
+    (tmp_path / "screener.toml").write_text(bad, encoding="utf-8")
+    with pytest.raises(ScreenerDataError) as err:
+        load_questions(tmp_path)
+    assert "screener.toml" in str(err.value) and field in str(err.value)
+
+
+def test_missing_data_file(tmp_path):
+    with pytest.raises(ScreenerDataError, match="screener.toml: cannot read"):
+        load_questions(tmp_path)
+
+
+# ---------------------------------------------------------------- `run_assistant.py screen`
+def screen_cli(lines_in: list[str], tmp_path: Path) -> list[dict]:
+    import json
+    import subprocess
+    repo = LOCALE.parents[1]
+    proc = subprocess.run([sys.executable, "run_assistant.py", "screen", "--text", "--json", "--fast", "--seed", "1"],
+                          cwd=repo, input="".join(t + "\n" for t in lines_in), capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.strip()]
+    # every listen follows an ask of what is being listened for
+    last_ask = None
+    for obj in out:
+        if obj["type"] == "ask":
+            last_ask = obj["question_id"]
+        if obj["type"] == "listen":
+            assert last_ask is not None
+            last_ask = None
+    return out
+
+
+def test_screen_command_all_clear(tmp_path):
+    n = len(all_no("back"))
+    out = screen_cli(["my back"] + ["no"] * n + ["yes"], tmp_path)
+    assert [o["question_id"] for o in out if o["type"] == "ask"][-1] == READBACK
+    assert [o for o in out if o["type"] == "triage"] == [{"type": "triage", "level": "ok", "reasons": []}]
+    assert out[-1]["type"] == "end" and out[-1]["summary"]["triage"] == "ok"
+
+
+def test_screen_command_emergency_ends_at_once(tmp_path):
+    out = screen_cli(["my hip", "no", "yes", "no", "no"], tmp_path)
+    types = [o["type"] for o in out]
+    t = types.index("triage")
+    assert out[t] == {"type": "triage", "level": "emergency", "reasons": ["bladder"]}
+    assert "ask" not in types[t:] and "listen" not in types[t:]
+    assert out[-1]["summary"]["triage"] == "emergency"
+    spoken = " ".join(o["text"] for o in out if o["type"] == "say")
+    assert "emergency number" in spoken and "diagnosis" in spoken
+
+
+def test_screen_command_input_ending_early_is_never_ok(tmp_path):
+    out = screen_cli(["both", "no", "not sure"], tmp_path)
+    assert out[-1]["type"] == "end"
+    s = out[-1]["summary"]
+    assert s["triage"] == "clinician" and s["ended"] == "stopped"

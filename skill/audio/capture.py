@@ -147,81 +147,83 @@ def find_input_device(spec: str | int | None = None) -> InputDevice:
 
 
 # ------------------------------------------------------------------ resampling
-def _lowpass(cutoff: float, taps: int) -> np.ndarray:
-    """Blackman-windowed sinc, cutoff as a fraction of the sample rate (0..0.5), unity DC gain."""
-    n = np.arange(taps) - (taps - 1) / 2
-    h = 2 * cutoff * np.sinc(2 * cutoff * n) * np.blackman(taps)
-    return (h / h.sum()).astype(np.float64)
-
-
 class StreamResampler:
-    """Any rate to any rate, block by block with state carried over: an anti-aliasing FIR
-    (Blackman-windowed sinc at 0.45 of the lower rate) followed by linear interpolation.
+    """Any rate to any rate, block by block with state carried over: band-limited
+    interpolation. Each output sample is a windowed-sinc (Blackman) weighted sum of the
+    input around its exact time, with the cutoff at 0.45 of the lower rate, so it is
+    anti-aliasing filter and interpolator in one (polyphase with a continuous phase).
+    Weights are normalised per output sample, so DC gain is exactly 1.
 
-    Because the signal is band-limited well below the input Nyquist before it is
-    interpolated, linear interpolation's error stays small (see tests/test_audio_resample.py
-    for the measured alias rejection and passband error). Blocks of any size give exactly
-    the same output as one call on the whole signal.
+    Measured in tests/test_audio_units.py: passband error < 2 % up to 3 kHz, tones above the
+    new Nyquist attenuated by > 60 dB, blocks of any size give the same output as one call.
+    Cost: 2 * `zeros` / (2 * 0.45 * min_rate / in_rate) multiply-adds per output sample
+    (~54 for 48 kHz -> 16 kHz) from a 512-phase table, vectorised with numpy.
     """
 
-    def __init__(self, in_rate: int, out_rate: int, taps: int = 127) -> None:
+    PHASES = 512
+
+    def __init__(self, in_rate: int, out_rate: int, zeros: int = 8) -> None:
         if in_rate <= 0 or out_rate <= 0:
             raise ValueError("sample rates must be positive")
         self.in_rate = int(in_rate)
         self.out_rate = int(out_rate)
         self.passthrough = self.in_rate == self.out_rate
-        self._h = _lowpass(0.45 * min(self.in_rate, self.out_rate) / self.in_rate, taps)
-        self._hist = np.zeros(taps - 1)
-        self._last = np.zeros(0)   # last filtered sample, for interpolation across blocks
-        self._pos = 0.0            # next output instant, in filtered-sample units from _last
+        self._fc = 0.45 * min(self.in_rate, self.out_rate) / self.in_rate   # cycles per input sample
+        self.half_width = int(np.ceil(zeros / (2 * self._fc)))              # input samples each side
+        self._buf = np.zeros(self.half_width)
+        self._t = float(self.half_width)     # next output instant, in _buf index units
         self._step = self.in_rate / self.out_rate
-        # group delay of the FIR, so output sample k is input time k/out_rate
-        self._delay = (taps - 1) / 2
+        self._taps = np.arange(2 * self.half_width)
+        # kernel tabulated at PHASES fractional offsets (polyphase table): no sinc per sample
+        frac = np.arange(self.PHASES) / self.PHASES
+        d = frac[:, None] + (self.half_width - 1) - self._taps[None, :]
+        u = np.clip(d / (self.half_width + 1), -1.0, 1.0)
+        table = np.sinc(2 * self._fc * d) * (0.42 + 0.5 * np.cos(np.pi * u) + 0.08 * np.cos(2 * np.pi * u))
+        self._table = table / table.sum(axis=1, keepdims=True)
 
     def process(self, x: np.ndarray) -> np.ndarray:
         """Float or int16 mono samples in; float64 samples (same scale) out."""
         x = np.asarray(x, dtype=np.float64).reshape(-1)
-        if self.passthrough:
+        if self.passthrough or x.size == 0:
             return x
-        if x.size == 0:
-            return x
-        buf = np.concatenate([self._hist, x])
-        y = np.convolve(buf, self._h, mode="valid")
-        self._hist = buf[-(self._h.size - 1):]
-        if self._last.size == 0:
-            # drop the filter's group delay once, at the very start
-            drop = int(self._delay)
-            if y.size <= drop:
-                self._delay -= y.size
-                return np.zeros(0)
-            y = y[drop:]
-            self._delay = 0
-        f = np.concatenate([self._last, y])
-        span = f.size - 1
-        if span <= self._pos:
-            self._last = f[-1:]
-            self._pos -= span
+        out = []
+        # bound the weight matrix: at most ~4096 outputs per step
+        chunk = max(1, int(4096 * self._step))
+        for i in range(0, x.size, chunk):
+            out.append(self._process(x[i:i + chunk]))
+        return np.concatenate(out) if len(out) > 1 else out[0]
+
+    def _process(self, x: np.ndarray) -> np.ndarray:
+        w = self.half_width
+        buf = np.concatenate([self._buf, x])
+        last = buf.size - 1 - w             # latest instant with a full window of input
+        if last < self._t:
+            self._buf = buf
             return np.zeros(0)
-        n_out = int(np.floor((span - self._pos) / self._step)) + 1
-        idx = self._pos + self._step * np.arange(n_out)
-        idx = idx[idx < span]
-        i0 = idx.astype(np.int64)
-        frac = idx - i0
-        out = f[i0] * (1.0 - frac) + f[i0 + 1] * frac
-        self._pos = (self._pos + self._step * idx.size) - span
-        self._last = f[-1:]
-        return out
+        n = int(np.floor((last - self._t) / self._step)) + 1
+        ts = self._t + self._step * np.arange(n)
+        whole = np.floor(ts)
+        phase = np.minimum(np.round((ts - whole) * self.PHASES).astype(np.int64), self.PHASES)
+        carry = phase == self.PHASES          # rounded up to the next whole sample
+        whole = whole.astype(np.int64) + carry
+        phase[carry] = 0
+        idx = (whole - w + 1)[:, None] + self._taps[None, :]
+        y = np.einsum("ij,ij->i", buf[idx], self._table[phase])
+        t_next = self._t + self._step * n
+        drop = max(0, int(np.floor(t_next)) - w)
+        self._buf = buf[drop:]
+        self._t = t_next - drop
+        return y
 
 
 def resample(x: np.ndarray, in_rate: int, out_rate: int) -> np.ndarray:
     """One-shot resampling of a whole signal (same algorithm as StreamResampler)."""
-    if in_rate == out_rate:
-        return np.asarray(x, dtype=np.float64).reshape(-1)
-    rs = StreamResampler(in_rate, out_rate)
     x = np.asarray(x, dtype=np.float64).reshape(-1)
-    # flush the FIR's delay with zeros so the end of the signal comes out too
-    pad = np.zeros(rs._h.size)
-    out = np.concatenate([rs.process(x), rs.process(pad)])
+    if in_rate == out_rate:
+        return x
+    rs = StreamResampler(in_rate, out_rate)
+    # flush with zeros so the end of the signal comes out too
+    out = np.concatenate([rs.process(x), rs.process(np.zeros(rs.half_width + 2))])
     return out[: int(round(x.size * out_rate / in_rate))]
 
 

@@ -131,11 +131,13 @@ class VoiceEars:
         hyp = self.recognizer.finish()
         self.last_timing = {"recognise_seconds": time.perf_counter() - t_end,
                             "utterance_seconds": duration}
-        if hyp.text:
-            return Heard(hyp.text, hyp.confidence)
         if reason == "max_length":
+            # nobody gives a short answer for max_utterance seconds: it is noise (a grammar
+            # recogniser always finds *some* phrase in noise, so its text is not trusted)
             self._notice("noise", NOISE_MESSAGE)
             return None
+        if hyp.text:
+            return Heard(hyp.text, hyp.confidence)
         if self.report_unrecognised or reason == "end_of_input":
             return Heard("", hyp.confidence)
         return None

@@ -10,11 +10,20 @@ Workarounds for pyttsx3 2.99 on Linux (see DEVELOPERS.md):
 - save_to_file() print()s "Audio saved to ..." on stdout, which would corrupt --json
   output: that print is silenced inside the pyttsx3 espeak driver module only.
 - an unknown voice is swallowed by pyttsx3's command queue: voices are checked here.
+- espeak-ng runs in AUDIO_OUTPUT_RETRIEVAL mode, which synthesises on espeak's own thread:
+  runAndWait() returns BEFORE the WAV is written, so reading it at once gives an empty or
+  truncated file (measured: about 1 in 3 short words). We wait for the driver's
+  `_speaking` flag to drop (it is cleared after the file is written).
+- its espeak callback writes the WAV when it sees the end-of-message event *before*
+  appending the samples of that same callback (the end of the utterance can be lost): the
+  callback is wrapped so samples are appended first. An empty result is retried, then
+  reported as an error, never silently skipped.
 """
 from __future__ import annotations
 
 import os
 import tempfile
+import time
 import wave
 from pathlib import Path
 
@@ -41,6 +50,24 @@ def _quiet_print(*_args, **_kwargs) -> None:
     return None
 
 
+def _patch_espeak_driver(espeak_driver, engine) -> None:  # noqa: ANN001
+    """Append each callback's samples before pyttsx3 looks at its events (see module doc)."""
+    import ctypes
+    cls = espeak_driver.EspeakDriver
+    if not getattr(cls, "_coach_patched", False):
+        original = cls._onSynth
+
+        def _on_synth(self, wav, numsamples, events):  # noqa: ANN001, ANN202
+            if numsamples > 0 and self._speaking:
+                self._data_buffer += ctypes.string_at(wav, numsamples * ctypes.sizeof(ctypes.c_short))
+            return original(self, wav, 0, events)
+
+        cls._onSynth = _on_synth
+        cls._coach_patched = True
+    # the driver registered its (old) bound method with espeak at init: register again
+    espeak_driver._espeak.SetSynthCallback(engine.proxy._driver._onSynth)
+
+
 class Synthesizer:
     """pyttsx3 used only to turn text into samples."""
 
@@ -54,6 +81,7 @@ class Synthesizer:
         espeak_driver.print = _quiet_print  # its save_to_file prints to stdout
         try:
             self.engine = pyttsx3.init()
+            _patch_espeak_driver(espeak_driver, self.engine)
         except Exception as exc:  # noqa: BLE001
             raise TtsError(f"The speech synthesiser would not start: {exc}") from exc
         self._dir = tempfile.mkdtemp(prefix="coach-tts-")
@@ -94,17 +122,32 @@ class Synthesizer:
 
     def synthesize(self, text: str) -> tuple[np.ndarray, int]:
         """int16 mono samples and their rate."""
+        for _attempt in range(3):
+            pcm, rate = self._synthesize_once(text)
+            if pcm.size > 0 or not text.strip():
+                return pcm, rate
+        raise TtsError(f"The speech synthesiser produced no audio for {text!r}.")
+
+    def _synthesize_once(self, text: str) -> tuple[np.ndarray, int]:
         self._n += 1
         path = os.path.join(self._dir, f"utt{self._n % 4}.wav")
         try:
             os.remove(path)
         except FileNotFoundError:
             pass
+        driver = self.engine.proxy._driver
         try:
             self.engine.save_to_file(text, path)
             self.engine.runAndWait()
         except Exception as exc:  # noqa: BLE001
             raise TtsError(f"The speech synthesiser failed on {text!r}: {exc}") from exc
+        # espeak-ng in AUDIO_OUTPUT_RETRIEVAL mode synthesises on its own thread: runAndWait()
+        # returns before the WAV is written. The driver clears _speaking once it has been.
+        give_up = time.monotonic() + 10.0
+        while getattr(driver, "_speaking", False) and time.monotonic() < give_up:
+            time.sleep(0.003)
+        if getattr(driver, "_speaking", False):
+            raise TtsError(f"The speech synthesiser did not finish {text!r}.")
         if not os.path.exists(path):
             raise TtsError(f"The speech synthesiser produced no audio for {text!r}.")
         pcm, rate = read_wav(path)

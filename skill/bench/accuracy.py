@@ -105,7 +105,8 @@ def in_naive_subset(item: Item, stride: int) -> bool:
         return True
     if item.kind == "command" and item.noise not in ("clean", "snr10"):
         return False
-    base = item.id.rsplit(":", 1)[0]   # the same rendition in every noise condition
+    # the same rendition in every noise condition
+    base = item.id if item.kind == "fsdd" else item.id.rsplit(":", 1)[0]
     return int(hashlib.sha1(base.encode()).hexdigest()[:8], 16) % stride == 0
 
 
@@ -207,11 +208,11 @@ def run(spec: bench_engines.EngineSpec, evalset: EvalSet, matcher: Matcher, loca
     items = {i.id: i for i in evalset.items}
     pool = _pool(spec, locale_dir, evalset.root, jobs)
     try:
-        if threshold is None:
-            threshold = bench_engines.product_threshold(spec, _W.get("rec") if pool is None else None)
         tasks = tasks_for(evalset, contexts)
         try:
             bench_engines.check_available()
+            if threshold is None:
+                threshold = bench_engines.product_threshold(spec)
             skipped = None
         except bench_engines.EngineUnavailable as exc:
             skipped = str(exc)

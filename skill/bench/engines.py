@@ -67,24 +67,7 @@ def open_grammar_recognizer(spec: EngineSpec):
 
 
 def product_threshold(spec: EngineSpec, recognizer=None) -> float:
-    """The rejection threshold the assistant uses for this engine (0 when it has none)."""
-    for obj in (recognizer,):
-        value = getattr(obj, "min_confidence", None)
-        if isinstance(value, (int, float)):
-            return float(value)
-    try:
-        from ..recognition import engines as mod
-    except ImportError:
-        return 0.0
-    for name in ("min_confidence", "MIN_CONFIDENCE", "DEFAULT_MIN_CONFIDENCE"):
-        value = getattr(mod, name, None)
-        if callable(value):
-            try:
-                value = value(spec.name)
-            except Exception:  # noqa: BLE001
-                value = None
-        if isinstance(value, dict):
-            value = value.get(spec.name)
-        if isinstance(value, (int, float)):
-            return float(value)
-    return 0.0
+    """The rejection threshold the assistant uses for this engine."""
+    from ..recognition.engines import rejection_threshold
+    rec = recognizer if recognizer is not None else open_grammar_recognizer(spec)
+    return float(rejection_threshold(rec))

@@ -1,0 +1,87 @@
+"""Read any PCM WAV file as 16 kHz (or another rate) int16 mono, with clear errors."""
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+
+TARGET_RATE = 16000
+
+
+class AudioFileError(Exception):
+    """The file cannot be used as speech input; the message says why, for a person."""
+
+
+def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
+    """Resample float mono audio by linear interpolation after a crude low-pass when
+    downsampling (good enough for speech recognisers, which ignore content above 8 kHz)."""
+    if src_rate == dst_rate or len(samples) == 0:
+        return samples
+    if dst_rate < src_rate:
+        # moving-average low-pass so content above the new Nyquist does not alias
+        width = int(round(src_rate / dst_rate))
+        if width > 1:
+            kernel = np.ones(width) / width
+            samples = np.convolve(samples, kernel, mode="same")
+    n_out = int(round(len(samples) * dst_rate / src_rate))
+    t_out = np.arange(n_out) * (src_rate / dst_rate)
+    return np.interp(t_out, np.arange(len(samples)), samples)
+
+
+def decode_pcm(raw: bytes, width: int, channels: int) -> np.ndarray:
+    """Interleaved PCM bytes → float mono samples scaled to the int16 range."""
+    if width == 1:  # 8-bit WAV is unsigned
+        data = (np.frombuffer(raw, dtype=np.uint8).astype(np.float64) - 128.0) * 256.0
+    elif width == 2:
+        data = np.frombuffer(raw, dtype="<i2").astype(np.float64)
+    elif width == 3:
+        b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
+        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+        v = np.where(v & 0x800000, v - 0x1000000, v)
+        data = v.astype(np.float64) / 256.0
+    elif width == 4:
+        data = np.frombuffer(raw, dtype="<i4").astype(np.float64) / 65536.0
+    else:
+        raise AudioFileError(f"unsupported sample width: {width * 8} bits")
+    if channels > 1:
+        usable = len(data) - len(data) % channels
+        data = data[:usable].reshape(-1, channels).mean(axis=1)
+    return data
+
+
+def to_int16_bytes(samples: np.ndarray) -> bytes:
+    return np.clip(np.round(samples), -32768, 32767).astype("<i2").tobytes()
+
+
+def read_wav(path: str | Path, rate: int = TARGET_RATE) -> bytes:
+    """Return the file's audio as int16 little-endian mono PCM at `rate`.
+
+    Raises AudioFileError with a readable reason for missing, unreadable, non-WAV,
+    compressed or empty files.
+    """
+    path = Path(path)
+    try:
+        with wave.open(str(path), "rb") as w:
+            src_rate = w.getframerate()
+            width = w.getsampwidth()
+            channels = w.getnchannels()
+            raw = w.readframes(w.getnframes())
+    except FileNotFoundError:
+        raise AudioFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise AudioFileError(f"{path}: is a directory, not a WAV file") from None
+    except PermissionError:
+        raise AudioFileError(f"{path}: permission denied") from None
+    except (wave.Error, EOFError) as e:
+        raise AudioFileError(f"{path}: not a readable PCM WAV file ({e})") from None
+    except OSError as e:
+        raise AudioFileError(f"{path}: cannot read ({e.strerror or e})") from None
+    if src_rate < 4000 or src_rate > 192000:
+        raise AudioFileError(f"{path}: implausible sample rate {src_rate} Hz")
+    if channels < 1:
+        raise AudioFileError(f"{path}: no audio channels")
+    if not raw:
+        raise AudioFileError(f"{path}: contains no audio")
+    samples = decode_pcm(raw, width, channels)
+    return to_int16_bytes(resample(samples, src_rate, rate))
