@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except StartupError as exc:
         print(str(exc), file=sys.stderr)
-        return EXIT_BAD_DATA
+        return getattr(exc, "exit_code", EXIT_BAD_DATA)
     except KeyboardInterrupt:
         print("\nStopped.", file=sys.stderr)
         return 130

@@ -54,6 +54,34 @@ def to_int16_bytes(samples: np.ndarray) -> bytes:
     return np.clip(np.round(samples), -32768, 32767).astype("<i2").tobytes()
 
 
+def _read_riff(path: Path) -> tuple[int, int, int, bytes]:
+    """Minimal RIFF/WAVE reader for what Python 3.11's wave module refuses:
+    WAVE_FORMAT_EXTENSIBLE (sox and arecord write it for 24-bit or multichannel PCM)."""
+    import struct
+
+    data = path.read_bytes()
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise AudioFileError(f"{path}: not a RIFF WAVE file")
+    pos, fmt, pcm = 12, None, None
+    while pos + 8 <= len(data):
+        cid, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        body = data[pos + 8:pos + 8 + size]
+        if cid == b"fmt ":
+            fmt = body
+        elif cid == b"data":
+            pcm = body
+        pos += 8 + size + (size & 1)
+    if fmt is None or pcm is None or len(fmt) < 16:
+        raise AudioFileError(f"{path}: WAV file without fmt or data chunk")
+    tag, channels, rate, _, _, bits = struct.unpack_from("<HHIIHH", fmt)
+    if tag == 0xFFFE and len(fmt) >= 26:
+        tag = struct.unpack_from("<H", fmt, 24)[0]  # sub-format GUID starts with the tag
+    if tag != 1:
+        raise AudioFileError(f"{path}: compressed WAV (format {tag}); only PCM is supported")
+    width = (bits + 7) // 8
+    return rate, width, channels, pcm[:len(pcm) - len(pcm) % (width * channels)]
+
+
 def read_wav(path: str | Path, rate: int = TARGET_RATE) -> bytes:
     """Return the file's audio as int16 little-endian mono PCM at `rate`.
 
@@ -73,8 +101,12 @@ def read_wav(path: str | Path, rate: int = TARGET_RATE) -> bytes:
         raise AudioFileError(f"{path}: is a directory, not a WAV file") from None
     except PermissionError:
         raise AudioFileError(f"{path}: permission denied") from None
-    except (wave.Error, EOFError) as e:
-        raise AudioFileError(f"{path}: not a readable PCM WAV file ({e})") from None
+    except wave.Error as e:
+        if "unknown format" not in str(e):
+            raise AudioFileError(f"{path}: not a readable PCM WAV file ({e})") from None
+        src_rate, width, channels, raw = _read_riff(path)
+    except EOFError as e:
+        raise AudioFileError(f"{path}: not a readable PCM WAV file ({e or 'truncated'})") from None
     except OSError as e:
         raise AudioFileError(f"{path}: cannot read ({e.strerror or e})") from None
     if src_rate < 4000 or src_rate > 192000:
