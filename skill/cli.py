@@ -47,6 +47,7 @@ class Assets:
     prompts: Prompts
     matcher: Matcher
     locale_dir: Path
+    questions: Any  # screener QuestionSet
 
 
 def routine_phrases(content: Content) -> list[tuple[str, str]]:
@@ -60,13 +61,15 @@ def routine_phrases(content: Content) -> list[tuple[str, str]]:
 
 def load_assets(locale_dir: Path, seed: int | None = None) -> Assets:
     """Everything spoken and understood, validated: refuse to start on broken data."""
+    from .screener import ScreenerDataError, load_questions
     try:
         content = load_content(locale_dir)
         prompts = Prompts.load(locale_dir / "prompts", rng=random.Random(seed))
         matcher = load_matcher(locale_dir, {"routine": routine_phrases(content)})
-    except (ContentError, PromptError, MatcherError, VocabError) as exc:
+        questions = load_questions(locale_dir)
+    except (ContentError, PromptError, MatcherError, VocabError, ScreenerDataError) as exc:
         raise StartupError(f"The coach cannot start because a dialog file is broken: {exc}") from None
-    return Assets(content, prompts, matcher, locale_dir)
+    return Assets(content, prompts, matcher, locale_dir, questions)
 
 
 def hints_of(matcher: Matcher) -> dict[str, tuple[str, ...]]:
@@ -204,21 +207,15 @@ def cmd_session(args: argparse.Namespace) -> int:
     return 0
 
 
-def _screener_factory(assets: Assets) -> Callable[[], Any] | None:
-    try:
-        from .screener import Screener, load_questions
-    except ImportError:
-        return None
-    questions = load_questions(assets.locale_dir)
-    return lambda: Screener(questions, assets.prompts)
+def _screener_factory(assets: Assets) -> Callable[[], Any]:
+    from .screener import Screener
+    return lambda: Screener(assets.questions, assets.prompts)
 
 
 def _pain_check_factory(assets: Assets) -> Callable[[], Any]:
-    try:
-        from .safety import PainCheck
-    except ImportError:  # TEMP until skill/safety.py lands
-        return None
-    return lambda: PainCheck(assets.prompts)
+    from .safety import PainCheck
+    # numbness/weakness answers re-ask the screener's nerve questions
+    return lambda: PainCheck(assets.prompts, assets.questions)
 
 
 # ---------------------------------------------------------------------- listings

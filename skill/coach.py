@@ -408,14 +408,17 @@ class CoachSession:
 
     def _on_utterance(self, u: Utterance) -> None:
         intent = u.intent
+        if intent in ("slower", "faster"):
+            return self._change_tempo(intent)
+        # A sub-dialog owns the floor: its questions are what "repeat", "help" and "stop" are about
+        # (stopping the screener never lets exercise start; stopping the pain check stops the session).
+        if self.state in ("screening", "pain_check"):
+            return self._delegate(u)
         if intent == "repeat":
             return self._repeat()
         if intent == "help":
             return self._say(f"help_{self._context()}")
-        if intent in ("slower", "faster"):
-            return self._change_tempo(intent)
-        # in the pain check, "stop" is an answer for the check itself (ask_stop has no way back to it)
-        if intent == "stop" and self.state not in ("confirm_stop", "pain_check"):
+        if intent == "stop" and self.state != "confirm_stop":
             self._hold_timers()
             self._return_to = self.state if self.state != "paused" else self._return_to
             return self.ask_stop()
@@ -425,8 +428,6 @@ class CoachSession:
                 self._return_to = self.state
             self._pain_return = self._return_to
             return self.report_pain()
-        if self.state in ("screening", "pain_check"):
-            return self._delegate(u)
         if intent == "pause" and self.state in EXERCISING + ASKING:
             self._hold_timers()
             self._return_to = self.state

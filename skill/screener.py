@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -30,7 +30,7 @@ from transitions import Machine
 
 from .prompts import Prompts
 from .protocol import Action, Ask, Event, Listen, Record, Say, Silence, Triage, Utterance
-from .triage import COMBINATIONS, QUESTION_LEVELS, highest_possible, most_severe, triage
+from .triage import COMBINATIONS, QUESTION_LEVELS, highest_possible, triage
 
 YES_NO = "yes_no"                 # listen context of every yes/no question
 PAIN_SITE = "pain_site"           # listen context (and question id) of the opening question
@@ -213,13 +213,13 @@ TRANSITIONS = [
     {"trigger": "site_known", "source": "pain_site", "dest": "question", "before": "_to_next_question"},
     # after each recorded answer:
     {"trigger": "answered", "source": "question", "dest": "question",
-     "conditions": "_has_next_question", "unless": "_is_settled", "before": "_to_next_question"},
-    {"trigger": "answered", "source": "question", "dest": "readback", "conditions": "_is_all_clear"},
-    {"trigger": "answered", "source": "question", "dest": "go_ahead", "conditions": "_may_offer_exercise"},
+     "conditions": "has_next_question", "unless": "is_settled", "before": "_to_next_question"},
+    {"trigger": "answered", "source": "question", "dest": "readback", "conditions": "is_all_clear"},
+    {"trigger": "answered", "source": "question", "dest": "go_ahead", "conditions": "may_offer_exercise"},
     {"trigger": "answered", "source": "question", "dest": "done"},
     {"trigger": "confirmed", "source": "readback", "dest": "done"},
     {"trigger": "denied", "source": "readback", "dest": "pain_site", "before": "_reset"},
-    {"trigger": "unconfirmed", "source": "readback", "dest": "go_ahead", "conditions": "_may_offer_exercise"},
+    {"trigger": "unconfirmed", "source": "readback", "dest": "go_ahead", "conditions": "may_offer_exercise"},
     {"trigger": "unconfirmed", "source": "readback", "dest": "done"},
     {"trigger": "decided", "source": "go_ahead", "dest": "done"},
     {"trigger": "halt", "source": ["pain_site", "question", "readback"], "dest": "done", "before": "_mark_stopped"},
@@ -428,7 +428,7 @@ class Screener:
         was_capped = self._capped()
         self._p = self._p._replace(answers=self._p.answers + ((question_id, answer),),
                                    current=None, tries=0, paused=False)
-        if self._capped() and not was_capped and self._has_next_question() and not self._is_settled():
+        if self._capped() and not was_capped and self.has_next_question() and not self.is_settled():
             self._say("screener_capped")
         self.answered()
 
@@ -460,7 +460,7 @@ class Screener:
         self._p = self._p._replace(current=self._still_to_ask(assume_pregnant=False)[0])
 
     # conditions of the machine
-    def _has_next_question(self) -> bool:
+    def has_next_question(self) -> bool:
         return bool(self._still_to_ask(assume_pregnant=False))
 
     def _memo(self, key: tuple, compute):
@@ -470,7 +470,7 @@ class Screener:
             self._cache[key] = compute()
         return self._cache[key]
 
-    def _is_settled(self) -> bool:
+    def is_settled(self) -> bool:
         """True when no answer to the questions left could change the outcome level."""
         def compute() -> bool:
             level = self._triage_answers()[0]
@@ -483,10 +483,10 @@ class Screener:
     def _triage_answers(self) -> tuple[str, tuple[str, ...]]:
         return self._memo(("triage", self._p.answers), lambda: triage(dict(self._p.answers), self._levels))
 
-    def _is_all_clear(self) -> bool:
+    def is_all_clear(self) -> bool:
         return self._triage_answers()[0] == "ok"
 
-    def _may_offer_exercise(self) -> bool:
+    def may_offer_exercise(self) -> bool:
         o = self._outcome()
         return self.offer_exercise and o.level == "clinician" and o.ended == "complete"
 

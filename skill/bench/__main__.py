@@ -26,6 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=2, help="parallel decoding processes for accuracy")
     p.add_argument("--naive-stride", type=int, default=None,
                    help="naive baseline on 1 of N recordings (default 4)")
+    p.add_argument("--per-context", type=int, default=None,
+                   help="phrases sampled per context (default 160; 6 in --quick)")
     p.add_argument("--turns", type=int, default=None, help="latency: spoken turns (default 36; 4 in --quick)")
 
 
@@ -111,6 +113,8 @@ def main(args: argparse.Namespace) -> int:
                                 "python": platform.python_version()},
                     "quick": args.quick, "engines": [s.name for s in specs], "notes": notes}
     plan = E.Plan.quick() if args.quick else E.Plan()
+    if args.per_context:
+        plan.per_context = args.per_context
     evalset = None
     if {"accuracy", "cost", "footprint", "latency"} & set(only):
         print(f"evaluation set ({'quick' if args.quick else 'full'}) in {out_dir / 'evalset'} ...")
@@ -143,7 +147,7 @@ def main(args: argparse.Namespace) -> int:
                                         out_dir=out_dir)
         print_latency(report["latency"])
     report["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
-    name = "bench-quick.json" if args.quick else "bench.json"
+    name = "bench-quick.json" if args.quick else f"bench-{'-'.join(only)}.json"
     path = out_dir / name
     path.write_text(json.dumps(report, indent=1, default=str))
     print(f"\nresults: {path}")

@@ -31,6 +31,16 @@ SCRIPT = ["yes", "no", "no", "", "back pain relief", "three", "next", "next", "s
 def run_measured(cmd: list[str], stdin: bytes = b"", env: dict | None = None, timeout: float = 120,
                  first_line_pattern: str | None = '"say"') -> dict:
     """Run cmd; peak RSS (MB), wall seconds, seconds to the first stdout line matching pattern."""
+    # GNU time's own child is forked from a tiny process: its max RSS is the command's alone.
+    # (ru_maxrss of a child forked from this big Python process would include the pages it
+    # shared with us before exec.)
+    gnu_time = Path("/usr/bin/time")
+    rss_file = None
+    if gnu_time.exists():
+        import tempfile
+        fd, rss_file = tempfile.mkstemp(prefix="bench-rss-")
+        os.close(fd)
+        cmd = [str(gnu_time), "-f", "%M", "-o", rss_file] + list(cmd)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             cwd=ROOT, env=env)
@@ -66,8 +76,16 @@ def run_measured(cmd: list[str], stdin: bytes = b"", env: dict | None = None, ti
     wall = time.perf_counter() - t0
     for t in threads:
         t.join(5)
+    peak_kb = usage.ru_maxrss
+    if rss_file:
+        try:
+            peak_kb = int(Path(rss_file).read_text().split()[-1])
+        except (OSError, ValueError, IndexError):
+            pass
+        os.unlink(rss_file)
+        cmd = cmd[5:]
     return {"cmd": cmd, "exit": proc.returncode, "wall_seconds": round(wall, 3),
-            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+            "peak_rss_mb": round(peak_kb / 1024, 1),
             "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
             "first_line_seconds": round(first[0], 3) if first else None,
             "stdout_lines": len(out_lines),
