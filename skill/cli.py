@@ -88,6 +88,9 @@ def add_session_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=None, help="seed for choosing among phrasings (repeatable runs)")
     g.add_argument("--dialogs", metavar="DIR", type=Path, default=DEFAULT_LOCALE_DIR,
                    help="locale folder with prompts, vocab, exercises (default: dialogs/en-us)")
+    g.add_argument("--data-dir", metavar="DIR", type=Path, default=None,
+                   help="where the session history is kept (default: $XDG_DATA_HOME/voice-coach)")
+    g.add_argument("--no-history", action="store_true", help="neither read nor save the session history")
     v = parser.add_argument_group("voice (when --text is not given)")
     v.add_argument("--engine", choices=["auto", "vosk", "pocketsphinx"], default="auto",
                    help="speech recogniser (auto: Vosk when a model is present, else PocketSphinx)")
@@ -177,9 +180,10 @@ def open_sink(args: argparse.Namespace) -> EventSink:
     return EventSink(streams)
 
 
-def run_dialog(args: argparse.Namespace, assets: Assets,
-               make_dialog: Callable[[Assets], Any]) -> dict | None:
+def run_dialog(args: argparse.Namespace, assets: Assets, make_dialog: Callable[[Assets], Any],
+               listeners: list[Callable[[dict], None]] | None = None) -> dict | None:
     sink = open_sink(args)
+    sink.listeners.extend(listeners or [])
     ears, mouth, clock, min_conf = make_edges(args, assets)
     try:
         try:
@@ -194,16 +198,35 @@ def run_dialog(args: argparse.Namespace, assets: Assets,
 
 def cmd_session(args: argparse.Namespace) -> int:
     from .coach import CoachSession, SessionOptions
+    from .memory import HistoryRecorder, Recollection, recall
     assets = load_assets(args.dialogs, args.seed)
     if args.routine and args.routine not in assets.content.routines:
         raise StartupError(f"Unknown routine {args.routine!r}. Known: {', '.join(sorted(assets.content.routines))}")
+    store = None
+    recollection = Recollection()
+    if not args.no_history:
+        from .history.store import default_data_dir
+        recollection, store = recall(args.data_dir or default_data_dir(), assets.content)
+        if recollection.unavailable:
+            print(f"History unavailable: {recollection.unavailable}", file=sys.stderr)
 
     def make(a: Assets) -> CoachSession:
-        screener = None if args.skip_screener else _screener_factory(a)
+        screener = None
+        if not args.skip_screener:
+            screener = _screener_factory(a)
+            if recollection.screener_due == "daily":
+                from .daily_check import DailyCheck
+                full = screener
+                screener = lambda: DailyCheck(a.prompts, full, pregnant=recollection.pregnant)  # noqa: E731
         return CoachSession(a.content, a.prompts, hints_of(a.matcher),
-                            SessionOptions(routine=args.routine), screener=screener,
-                            pain_check=_pain_check_factory(a))
-    run_dialog(args, assets, make)
+                            SessionOptions(routine=args.routine, recollection=recollection),
+                            screener=screener, pain_check=_pain_check_factory(a))
+    recorder = HistoryRecorder(store) if store is not None else None
+    try:
+        run_dialog(args, assets, make, listeners=[recorder] if recorder else [])
+    finally:
+        if store is not None:
+            store.close()
     return 0
 
 

@@ -12,6 +12,7 @@ from typing import Any, Callable, Protocol
 from transitions import EventData, Machine
 
 from .content import Content, Exercise, Routine
+from .memory import Recollection
 from .pacing import Block, count_word, hold_cues, plan_blocks, spoken_duration
 from .prompts import Prompts
 from .protocol import (Action, CancelTimer, End, Event, Listen, Record, Say, SetSpeechRate,
@@ -27,16 +28,20 @@ SPEECH_RANGE = (0.6, 1.6)
 # Where a person can be mid-exercise: pausable, and "it hurts" starts the pain check here.
 EXERCISING = ["intro", "counting", "holding", "resting"]
 # Questions the session itself asks and waits on.
-ASKING = ["menu", "pain_before", "pain_after", "pain_rating"]
+ASKING = ["offer_resume", "menu", "pain_before", "pain_after", "pain_rating"]
 RESUMABLE = EXERCISING + ASKING + ["screening"]
 
-STATES = ["idle", "screening", "menu", "pain_before", "intro", "counting", "holding", "resting",
+STATES = ["idle", "screening", "offer_resume", "menu", "pain_before", "intro", "counting", "holding", "resting",
           "paused", "confirm_stop", "pain_check", "pain_rating", "pain_after", "finished"]
 
 TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "begin", "source": "idle", "dest": "screening", "conditions": "has_screener"},
+    {"trigger": "begin", "source": "idle", "dest": "offer_resume", "conditions": "can_resume"},
     {"trigger": "begin", "source": "idle", "dest": "menu"},
+    {"trigger": "screened", "source": "screening", "dest": "offer_resume", "conditions": ["may_exercise", "can_resume"]},
     {"trigger": "screened", "source": "screening", "dest": "menu", "conditions": "may_exercise"},
+    {"trigger": "choose", "source": "offer_resume", "dest": "pain_before"},
+    {"trigger": "decline_resume", "source": "offer_resume", "dest": "menu"},
     {"trigger": "screened", "source": "screening", "dest": "finished"},
     {"trigger": "choose", "source": "menu", "dest": "pain_before"},
     {"trigger": "rated", "source": "pain_before", "dest": "intro"},
@@ -63,11 +68,11 @@ TRANSITIONS: list[dict[str, Any]] = [
 ]
 
 # Which listen context each waiting state uses (screening and pain_check: their sub-dialog's).
-LISTEN_CONTEXT = {"menu": "menu", "pain_before": "number", "pain_after": "number",
+LISTEN_CONTEXT = {"offer_resume": "yes_no", "menu": "menu", "pain_before": "number", "pain_after": "number",
                   "pain_rating": "number", "confirm_stop": "yes_no", "paused": "coach",
                   **{s: "coach" for s in EXERCISING}}
 # States where silence gets one re-prompt (timed states are driven by their timers instead).
-REPROMPT = {"menu": "menu_reprompt", "pain_before": "pain_reprompt", "pain_after": "pain_reprompt",
+REPROMPT = {"offer_resume": "offer_resume_reprompt", "menu": "menu_reprompt", "pain_before": "pain_reprompt", "pain_after": "pain_reprompt",
             "pain_rating": "pain_reprompt", "confirm_stop": "confirm_stop_reprompt",
             "intro": "ready_reprompt"}
 # Short cues that "repeat" should not replay: the last *instruction* is what people want again.
@@ -85,7 +90,10 @@ PROMPTS_USED = sorted({
     "continuing", "sorry", "repeat_nothing", "tempo_slower", "tempo_faster", "tempo_limit",
     "help_coach", "help_menu", "help_number", "help_yes_no", "summary",
     "goodbye", "not_now", "pain_rating", "pain_rating_stop_exercise", "pain_rating_continue",
-    "screening_skipped", "no_coaching", "routine_limited",
+    "screening_skipped", "no_coaching", "routine_limited", "offer_resume", "offer_resume_next",
+    "offer_resume_reprompt", "resuming_session", "progress_none", "progress_sessions",
+    "progress_pain_better", "progress_pain_steady", "progress_pain_worse", "progress_exercise",
+    "progression_aim", "history_unavailable",
 })
 
 
@@ -115,6 +123,7 @@ class SessionOptions:
     tempo_factor: float = 1.0                  # remembered "slower"/"faster"
     speech_factor: float = 1.0
     allowed_routines: tuple[str, ...] | None = None
+    recollection: Recollection | None = None   # what history remembers (resume, progress, targets)
 
 
 @dataclass
@@ -147,8 +156,10 @@ class CoachSession:
         self.options = options or SessionOptions()
         self._make_screener = screener
         self._make_pain_check = pain_check
-        self.tempo_factor = self.options.tempo_factor
-        self.speech_factor = self.options.speech_factor
+        self.memory = self.options.recollection or Recollection()
+        self.tempo_factor = self.memory.tempo_factor or self.options.tempo_factor
+        self.speech_factor = self.memory.speech_factor or self.options.speech_factor
+        self._resume_block = 0
         self.routine: Routine | None = None
         self.exercises: list[Exercise] = []
         self.exercise_index = -1
@@ -178,7 +189,11 @@ class CoachSession:
     def start(self, now: float) -> list[Action]:
         self._now = self._started_at = now
         self._out = []
+        if self.speech_factor != 1.0:   # a rate chosen in an earlier session
+            self._out.append(SetSpeechRate(self.speech_factor))
         self._say("welcome")
+        if self.memory.unavailable:
+            self._say("history_unavailable", reason=self.memory.unavailable)
         self.begin()
         return self._drain()
 
@@ -214,6 +229,12 @@ class CoachSession:
         return None
 
     # ------------------------------------------------------------------ conditions
+    def can_resume(self, _: EventData) -> bool:
+        point = self.memory.resume
+        if point is None or point.routine not in self.content.routines:
+            return False
+        return self.allowed_routines is None or point.routine in self.allowed_routines
+
     def has_screener(self, _: EventData) -> bool:
         return self._make_screener is not None
 
@@ -262,6 +283,41 @@ class CoachSession:
             return
         self._ask_menu()
 
+    def on_enter_offer_resume(self, event: EventData) -> None:
+        point = self.memory.resume
+        name = self.content.exercises[point.exercise].name
+        if point.exercise_finished:
+            self._say("offer_resume_next", name=name, routine=self.content.routine(point.routine).name)
+        else:
+            self._say("offer_resume", name=name, set=count_word(point.set), sets=count_word(point.sets))
+
+    def _in_offer_resume(self, u: Utterance) -> bool:
+        if u.intent == "yes":
+            point = self.memory.resume
+            self.routine = self.content.routine(point.routine)
+            self.exercises = self.content.exercises_of(point.routine)
+            ids = [e.id for e in self.exercises]
+            index = ids.index(point.exercise) if point.exercise in ids else 0
+            if point.exercise_finished:
+                index += 1
+            else:
+                blocks = plan_blocks(self.exercises[index].sets, self.exercises[index].sides)
+                self._resume_block = next((i for i, b in enumerate(blocks)
+                                           if b.set == point.set and b.side == point.side), 0)
+            if index >= len(self.exercises):       # it had finished its last exercise
+                self.exercises, self.routine = [], None
+                self.decline_resume()
+                return True
+            self.exercise_index = index - 1          # intro moves on to it
+            self._say("resuming_session")
+            self._out.append(Record("session_start", {"routine": point.routine}))
+            self.choose()
+            return True
+        if u.intent == "no":
+            self.decline_resume()
+            return True
+        return False
+
     def on_enter_pain_before(self, event: EventData) -> None:
         self._say("pain_reprompt" if event.event.name == "resume" else "pain_before")
 
@@ -271,15 +327,19 @@ class CoachSession:
             return
         self.exercise_index += 1
         ex = self.current_exercise
-        self._progress = _Progress(blocks=plan_blocks(ex.sets, ex.sides))
+        self._progress = _Progress(blocks=plan_blocks(ex.sets, ex.sides), block_index=self._resume_block)
+        self._resume_block = 0
         self.tally.append(ExerciseTally(ex.id, ex.name))
-        amount = (f"{ex.reps} {'steps' if ex.sides == 'alternating' else 'reps'}" if ex.kind == "reps"
+        amount = (f"{self._reps(ex)} {'steps' if ex.sides == 'alternating' else 'reps'}" if ex.kind == "reps"
                   else f"a {ex.hold_seconds}-second hold")
         sides = {"each": ", on each side", "alternating": ", alternating sides", "none": ""}[ex.sides]
         self._say("exercise_intro", number=count_word(self.exercise_index + 1),
                   total=count_word(len(self.exercises)), name=ex.name,
                   sets=count_word(ex.sets), set_word="set" if ex.sets == 1 else "sets",
                   amount=amount, sides=sides)
+        if ex.id in self.memory.targets and ex.kind == "reps":
+            last, target = self.memory.targets[ex.id]
+            self._say("progression_aim", last=last, target=target)
         self._out.append(Say(ex.setup, prompt=f"setup:{ex.id}"))
         if ex.cautions:
             self._say("exercise_cautions", cautions=" ".join(ex.cautions))
@@ -410,6 +470,8 @@ class CoachSession:
         intent = u.intent
         if intent in ("slower", "faster"):
             return self._change_tempo(intent)
+        if intent == "progress":
+            return self._speak_progress()
         # A sub-dialog owns the floor: its questions are what "repeat", "help" and "stop" are about
         # (stopping the screener never lets exercise start; stopping the pain check stops the session).
         if self.state in ("screening", "pain_check"):
@@ -611,11 +673,12 @@ class CoachSession:
             self._say("count_side", count=count_word(p.rep), side="left" if p.rep % 2 else "right")
         else:
             self._say("count", count=count_word(p.rep))
-        if ex.rep_cues and p.rep <= len(ex.rep_cues) and p.rep < ex.reps:
+        reps = self._reps(ex)
+        if ex.rep_cues and p.rep <= len(ex.rep_cues) and p.rep < reps:
             self._out.append(Say(ex.rep_cues[p.rep - 1], prompt=f"cue:{ex.id}"))
-        elif p.rep == ex.reps // 2 + 1 and p.rep < ex.reps:
+        elif p.rep == reps // 2 + 1 and p.rep < reps:
             self._say("keep_breathing", breathing=ex.breathing)
-        if p.rep >= ex.reps:
+        if p.rep >= reps:
             self._complete_block()
         else:
             self._start_timer("beat", self._tempo(ex))
@@ -689,6 +752,11 @@ class CoachSession:
         self._finish_exercise(status)
 
     # ------------------------------------------------------------------ timers
+    def _reps(self, ex: Exercise) -> int:
+        """Reps per set: the progression target from history when there is one."""
+        target = self.memory.targets.get(ex.id)
+        return target[1] if target else ex.reps
+
     def _tempo(self, ex: Exercise) -> float:
         return round(ex.tempo_seconds * self.tempo_factor, 3)
 
@@ -776,6 +844,24 @@ class CoachSession:
                 "pain_change_better" if change < 0 else "pain_change_worse")
             self._say(prompt, before=count_word(self.pain_before), after=count_word(self.pain_after_score),
                       points=count_word(abs(change)), point_word="point" if abs(change) == 1 else "points")
+
+    def _speak_progress(self) -> None:
+        progress = self.memory.progress
+        if progress is None:
+            self._say("progress_none")
+            return
+        self._say("progress_sessions", sessions=count_word(progress.sessions_this_week),
+                  session_word="session" if progress.sessions_this_week == 1 else "sessions",
+                  streak=count_word(progress.streak_days),
+                  day_word="day" if progress.streak_days == 1 else "days")
+        trend = progress.pain
+        if trend is not None and trend.direction:
+            self._say(f"progress_pain_{trend.direction}")
+        for ex_progress in progress.exercises:
+            if ex_progress.exercise in self.content.exercises and ex_progress.next_target:
+                self._say("progress_exercise", last=ex_progress.last_value,
+                          name=self.content.exercises[ex_progress.exercise].name, target=ex_progress.next_target)
+                break
 
     def summary(self) -> dict:
         by_status: dict[str, list[str]] = {}

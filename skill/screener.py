@@ -568,6 +568,7 @@ class Screener:
         self._out.append(Record("screener", {
             "level": o.level, "yes": o.yes, "unknown": o.unknown, "site": o.site,
             "pregnant": o.pregnant, "proceed": o.proceed, "ended": o.ended, "not_asked": list(o.not_asked),
+            "full": True,
         }))
 
     def _is_pregnant(self) -> bool:

@@ -66,7 +66,8 @@ def test_conditions_are_shown_on_the_edges() -> None:
         if t.get("conditions"):
             src = t["source"] if isinstance(t["source"], str) else t["source"][0]
             line = next(ln for ln in text.splitlines() if ln.strip().startswith(f"{src} --> {t['dest']}:"))
-            assert f"{t['trigger']} [{t['conditions']}]" in line
+            cond = t["conditions"] if isinstance(t["conditions"], str) else ", ".join(t["conditions"])
+            assert f"{t['trigger']} [{cond}]" in line
 
 
 def test_a_changed_table_changes_the_diagram(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -253,7 +253,9 @@ def test_pain_report_new_numbness_stops_the_session_with_advice(tmp_path):
     checks = [o for o in said(lines, "record") if o["kind"] == "pain_check"]
     assert checks[0]["decision"] == "stop_session" and checks[0]["recheck"] == list(NEURO_RECHECK)
     prompts_said = [o["prompt"] for o in said(lines, "say")]
-    assert "paincheck_neuro_advice" in prompts_said or "paincheck_neuro_urgent" in prompts_said
+    # the nerve questions are asked again; a yes there gives the screener's emergency advice
+    assert said(lines, "ask")[-1]["question_id"] in NEURO_RECHECK
+    assert {"paincheck_neuro_advice", "paincheck_neuro_urgent", "screener_outcome_emergency"} & set(prompts_said)
     end = said(lines, "end")[-1]
     assert "exercise" not in [o["state"] for o in said(lines, "state")][-1:]
     assert [o["state"] for o in said(lines, "state")][-1] == "finished" and end

@@ -29,7 +29,7 @@ APPLICATION_ID = 0x56434831  # "VCH1": marks the file as ours in its header
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 KINDS = ("session_start", "position", "exercise", "pain", "setting", "screener", "session_end")
-EXERCISE_STATUSES = ("done", "skipped", "stopped_for_pain")
+EXERCISE_STATUSES = ("done", "skipped", "stopped", "stopped_for_pain")
 PAIN_WHEN = ("before", "after", "check")
 SETTING_NAMES = ("speech_rate", "tempo")
 SCREENER_LEVELS = ("emergency", "urgent", "clinician", "ok")

@@ -98,11 +98,16 @@ class PocketSphinxRecognizer:
         self._phrases = {" ".join(p.split()) for p in phrases}
         self._decoder.start_utt()
         self._in_utt = True
+        self._carry = b""
 
     def feed(self, pcm: bytes) -> None:
         if not self._in_utt:
             raise RuntimeError("feed() before begin()")
-        if len(pcm) % 2:
+        if self._carry:
+            pcm = self._carry + pcm
+        # chunks may split a sample: keep the odd byte for the next chunk
+        self._carry = pcm[-1:] if len(pcm) % 2 else b""
+        if self._carry:
             pcm = pcm[:-1]
         if not pcm:
             return

@@ -96,13 +96,18 @@ class VoskRecognizer:
             rec.Reset()
         self._rec = rec
         self._segments: list[dict] = []
+        self._carry = b""
         self._phrase_words = set(phrase_words(phrases)) - set(self.missing)
         self._phrases = {" ".join(p.split()) for p in phrases}
 
     def feed(self, pcm: bytes) -> None:
         if self._rec is None:
             raise RuntimeError("feed() before begin()")
-        if len(pcm) % 2:
+        if self._carry:
+            pcm = self._carry + pcm
+        # chunks may split a sample: keep the odd byte for the next chunk
+        self._carry = pcm[-1:] if len(pcm) % 2 else b""
+        if self._carry:
             pcm = pcm[:-1]
         if pcm and self._rec.AcceptWaveform(pcm):
             # an endpoint inside the utterance finalises a segment: keep its words,
