@@ -34,9 +34,32 @@ class Recollection:
     pregnant: bool = False                    # the last full screener's answer (daily checks keep it)
 
 
+def _blocks(content: Content) -> dict[str, int]:
+    """Blocks (set x side) per exercise with a progression: the history stores an exercise's
+    total reps over all its blocks, while a progression (and the count) is per block."""
+    from .pacing import plan_blocks
+    return {ex.id: len(plan_blocks(ex.sets, ex.sides)) for ex in content.exercises.values()
+            if ex.progression is not None}
+
+
 def _progressions(content: Content) -> dict[str, dict]:
-    return {ex.id: {"step": ex.progression.step, "target": ex.progression.target_reps}
+    # Scaled to the stored totals; recall() divides the answers back to per-block numbers.
+    blocks = _blocks(content)
+    return {ex.id: {"step": ex.progression.step * blocks[ex.id], "target": ex.progression.target_reps * blocks[ex.id]}
             for ex in content.exercises.values() if ex.progression is not None}
+
+
+def _per_block(progress: Any, blocks: dict[str, int]) -> Any:
+    """Progress with the progressed exercises' totals turned into reps per set (and side)."""
+    from dataclasses import replace
+
+    def per(value: int | None, n: int) -> int | None:
+        return None if value is None else int(round(value / n))
+    exercises = tuple(replace(p, last_value=per(p.last_value, blocks[p.exercise]),
+                              next_target=per(p.next_target, blocks[p.exercise]),
+                              target=per(p.target, blocks[p.exercise]))
+                      if p.exercise in blocks and p.measure == "reps" else p for p in progress.exercises)
+    return replace(progress, exercises=exercises)
 
 
 def recall(data_dir: Path, content: Content, now: float | None = None) -> tuple[Recollection, Any]:
@@ -61,7 +84,7 @@ def recall(data_dir: Path, content: Content, now: float | None = None) -> tuple[
             finished = not (row and row[0] == "stopped")
         resume = ResumePoint(interrupted.routine, interrupted.exercise, interrupted.set,
                              interrupted.sets, interrupted.side, finished)
-    progress = reader.progress(now, _progressions(content))
+    progress = _per_block(reader.progress(now, _progressions(content)), _blocks(content))
     targets = {p.exercise: (p.last_value, p.next_target) for p in progress.exercises
                if p.next_target is not None and p.measure == "reps" and p.exercise in content.exercises}
     settings = reader.settings()

@@ -27,7 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--naive-stride", type=int, default=None,
                    help="naive baseline on 1 of N recordings (default 4)")
     p.add_argument("--per-context", type=int, default=None,
-                   help="phrases sampled per context (default 160; 6 in --quick)")
+                   help="phrases sampled per context (default 160; 4 in --quick)")
+    p.add_argument("--contexts", default=None,
+                   help="listen contexts to score (default: yes_no,number,coach,menu)")
     p.add_argument("--turns", type=int, default=None, help="latency: spoken turns (default 36; 4 in --quick)")
 
 
@@ -115,6 +117,12 @@ def main(args: argparse.Namespace) -> int:
     plan = E.Plan.quick() if args.quick else E.Plan()
     if args.per_context:
         plan.per_context = args.per_context
+    if args.contexts:
+        plan.contexts = tuple(c.strip() for c in args.contexts.split(",") if c.strip())
+        bad = set(plan.contexts) - set(assets.matcher.contexts())
+        if bad:
+            print(f"Unknown context(s): {', '.join(sorted(bad))}.", file=sys.stderr)
+            return 2
     evalset = None
     if {"accuracy", "cost", "footprint", "latency"} & set(only):
         print(f"evaluation set ({'quick' if args.quick else 'full'}) in {out_dir / 'evalset'} ...")
@@ -128,11 +136,12 @@ def main(args: argparse.Namespace) -> int:
             if "accuracy" in only:
                 from . import accuracy
                 er["accuracy"] = accuracy.run(spec, evalset, assets.matcher, DEFAULT_LOCALE_DIR,
-                                              threshold=args.threshold, naive_stride=stride, jobs=args.jobs)
+                                              contexts=plan.contexts, threshold=args.threshold, naive_stride=stride, jobs=args.jobs)
                 print_accuracy(er["accuracy"])
             if "cost" in only:
                 from . import cost
-                er["cost"] = cost.run(spec, evalset, assets.matcher, per_context=4 if args.quick else 40)
+                er["cost"] = cost.run(spec, evalset, assets.matcher, per_context=4 if args.quick else 40,
+                                      contexts=plan.contexts)
                 print_cost(er["cost"])
         except bench_engines.EngineUnavailable as exc:
             er["skipped"] = str(exc)
@@ -147,7 +156,8 @@ def main(args: argparse.Namespace) -> int:
                                         out_dir=out_dir)
         print_latency(report["latency"])
     report["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
-    name = "bench-quick.json" if args.quick else f"bench-{'-'.join(only)}.json"
+    name = ("bench-quick.json" if args.quick else "bench.json" if set(only) == set(SUITES)
+            else f"bench-{'-'.join(only)}.json")
     path = out_dir / name
     path.write_text(json.dumps(report, indent=1, default=str))
     print(f"\nresults: {path}")

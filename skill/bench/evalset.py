@@ -126,7 +126,7 @@ class Plan:
 
     @classmethod
     def quick(cls) -> "Plan":
-        return cls(per_context=6, renditions=1, ood_renditions=1, snrs=(10,), fsdd=10, ood=6)
+        return cls(per_context=4, renditions=1, ood_renditions=1, snrs=(10,), fsdd=5, ood=3)
 
     def key(self, matcher: Matcher | None = None) -> str:
         """Cache key: the plan and the phrases it draws from (a changed .voc makes a new set)."""

@@ -119,6 +119,6 @@ def cmd_recognize(args: argparse.Namespace) -> int:
     for row in rows:
         if "error" in row:
             failed += 1
-            print(f"Cannot use {row['file']}: {row['error']}", file=sys.stderr)
+            print(f"Cannot use {row['error']}", file=sys.stderr)
         print(json.dumps(row, ensure_ascii=False))
     return 1 if failed else 0

@@ -24,7 +24,10 @@ GARBAGE_WEIGHT = 1e-26
 # real microphone's own noise.
 DITHER_SIGMA = 10.0
 
-# Common English words that are not commands: out-of-grammar speech decodes into these.
+# Common English words that are not commands: out-of-grammar speech can decode into these.
+# OFF by default: measured on the 172-phrase coach grammar it cut false accepts only from
+# 61 % to 43 % while making decoding ~3x slower (RTF ~1 on a shared 2-core box) and
+# swallowing short commands and human digits (FSDD 75 % -> 30 %).
 GARBAGE_WORDS = (
     "the a to and of in it is you that what i hello okay well so like this was for on are "
     "with he they be at have from or had by word but not all were we when your can said "
@@ -45,7 +48,7 @@ class PocketSphinxRecognizer:
 
     def __init__(self, model_dir: str | Path | None = None,
                  garbage_weight: float = GARBAGE_WEIGHT,
-                 garbage_words: tuple[str, ...] | list[str] = GARBAGE_WORDS,
+                 garbage_words: tuple[str, ...] | list[str] = (),
                  dither_sigma: float = DITHER_SIGMA) -> None:
         from pocketsphinx import Decoder
 
