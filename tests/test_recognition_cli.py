@@ -55,9 +55,8 @@ def test_recognize_prints_one_json_object_per_file(wavs):
     assert "Traceback" not in r.stderr
 
 
-@pytest.mark.xfail(strict=False, reason="KNOWN DEFECT (recognition): on the 172-phrase coach grammar "
-                   "PocketSphinx gets ~57 % of espeak commands right and accepts ~60 % of "
-                   "off-list speech; rejection not yet solved")
+@pytest.mark.xfail(strict=False, reason="KNOWN DEFECT (recognition, issue 3 open): with phone-loop "
+                   "rejection PocketSphinx rejects about half of espeak coach commands (false accepts 3-5 %)")
 def test_recognize_intents_in_coach_context(wavs):
     r = run("recognize", "--context", "coach", "--engine", "pocketsphinx",
             str(wavs["pause"]), str(wavs["stop"]), str(wavs["oog"]))

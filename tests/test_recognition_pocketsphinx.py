@@ -17,6 +17,12 @@ IN_GRAMMAR = ["yes", "no", "next", "pause", "stop", "repeat that", "go faster", 
 OUT_OF_GRAMMAR = ["what time is it", "turn on the lights", "I like cheese", "hello there",
                   "the weather is nice", "call my mother"]
 VOICES = [("en-us", 150), ("en-gb", 140)]
+# The screener's yes/no context: everyday sentences must come out as "not understood"
+YES_NO_IN = ["yes", "no", "yes please", "no thanks", "nope", "not at all", "yeah", "i don't"]
+YES_NO_OUT = ["the weather is lovely today", "my dog is sleeping on the sofa",
+              "where did i leave my keys", "i had pasta for dinner", "tell me a joke",
+              "book a table for two", "the bus was late again", "who won the football match",
+              "order a pizza", "my sister is a doctor"]
 
 
 def speak(text: str, voice: str, rate: int, out: Path, noise: Path) -> Path:
@@ -24,10 +30,10 @@ def speak(text: str, voice: str, rate: int, out: Path, noise: Path) -> Path:
     subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-w", str(raw), text], check=True)
     clean = out.with_suffix(".clean.wav")
     # 16 kHz with 0.3 s of room either side, then a quiet noise floor as a real microphone has
-    subprocess.run(["sox", "-q", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(clean),
+    subprocess.run(["sox", "-R", "-q", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(clean),
                     "pad", "0.3", "0.3"], check=True)
     dur = subprocess.run(["soxi", "-D", str(clean)], capture_output=True, text=True, check=True).stdout
-    subprocess.run(["sox", "-q", "-m", str(clean), str(noise), str(out), "trim", "0", dur.strip()],
+    subprocess.run(["sox", "-R", "-q", "-m", str(clean), str(noise), str(out), "trim", "0", dur.strip()],
                    check=True)
     return out
 
@@ -36,11 +42,12 @@ def speak(text: str, voice: str, rate: int, out: Path, noise: Path) -> Path:
 def speech(tmp_path_factory) -> dict[str, list[tuple[str, Path]]]:
     d = tmp_path_factory.mktemp("ps_speech")
     noise = d / "noise.wav"
-    subprocess.run(["sox", "-q", "-n", "-r", "16000", "-c", "1", "-b", "16", str(noise),
+    subprocess.run(["sox", "-R", "-q", "-n", "-r", "16000", "-c", "1", "-b", "16", str(noise),
                     "synth", "6", "whitenoise", "vol", "0.02"], check=True)
-    out: dict[str, list[tuple[str, Path]]] = {"in": [], "out": []}
+    out: dict[str, list[tuple[str, Path]]] = {"in": [], "out": [], "yn_in": [], "yn_out": []}
     for voice, rate in VOICES:
-        for kind, texts in (("in", IN_GRAMMAR), ("out", OUT_OF_GRAMMAR)):
+        for kind, texts in (("in", IN_GRAMMAR), ("out", OUT_OF_GRAMMAR), ("yn_in", YES_NO_IN),
+                            ("yn_out", YES_NO_OUT)):
             for text in texts:
                 f = d / f"{kind}_{voice}_{rate}_{text.replace(' ', '_')}.wav"
                 out[kind].append((text, speak(text, voice, rate, f, noise)))
@@ -73,12 +80,45 @@ def test_in_grammar_commands_are_recognised(rec, speech):
     assert len(wrong) <= 0.1 * len(results), wrong
 
 
-@pytest.mark.xfail(strict=False, reason="KNOWN DEFECT (recognition): PocketSphinx lets ~40-60 % of "
-                   "off-list espeak speech through as a command; rejection not yet solved")
 def test_out_of_grammar_speech_is_rejected(rec, speech):
     results = [(text, decode(rec, COMMANDS, f)) for text, f in speech["out"]]
     false_accepts = [(text, h) for text, h in results if accepted(h)]
     assert len(false_accepts) <= 0.1 * len(results), false_accepts
+
+
+@pytest.fixture(scope="session")
+def yes_no_phrases() -> list[str]:
+    from skill.cli import DEFAULT_LOCALE_DIR, load_assets
+    return load_assets(DEFAULT_LOCALE_DIR).matcher.phrases("yes_no")
+
+
+def test_out_of_domain_speech_is_not_understood_in_yes_no(rec, speech, yes_no_phrases):
+    # The free phone loop fits any speech; a known phrase fits the grammar nearly as well,
+    # an everyday sentence forced into the 175-phrase grammar much worse.
+    results = [(text, decode(rec, yes_no_phrases, f)) for text, f in speech["yn_out"]]
+    false_accepts = [(text, h) for text, h in results if accepted(h)]
+    assert len(false_accepts) <= 0.1 * len(results), false_accepts
+
+
+def test_yes_no_answers_are_accepted_and_never_swapped(rec, speech, yes_no_phrases):
+    results = [(text, decode(rec, yes_no_phrases, f)) for text, f in speech["yn_in"]]
+    correct = sum(accepted(h) and h.text == text for text, h in results)
+    wrong = [(text, h) for text, h in results if accepted(h) and h.text != text]
+    # A floor, not the goal: in the 175-phrase grammar under this noise the decoder finds the
+    # right phrase for only about half of these clips whatever the rejection (measured 5/16
+    # accepted here; 4/16 with 3 wrong ones before the phone-loop rejection).
+    assert correct >= 0.25 * len(results), results
+    assert len(wrong) <= 0.1 * len(results), wrong
+
+
+def test_confidence_is_a_probability_and_falls_for_a_worse_fit(rec, speech, yes_no_phrases):
+    yes_file = dict(speech["yn_in"])["yes"]
+    h = decode(rec, yes_no_phrases, yes_file)
+    assert h.text == "yes" and 0.0 <= h.confidence <= 1.0
+    assert set(rec.last_measures) == {"gap", "uncovered"}
+    # the same "yes" forced into a grammar that cannot hold it fits worse than in its own
+    forced = decode(rec, ["go faster", "repeat that"], yes_file)
+    assert not accepted(forced) or forced.confidence < h.confidence
 
 
 def test_chunk_size_does_not_matter(rec, speech):
@@ -100,7 +140,7 @@ def test_rebegin_with_other_phrase_sets_is_cached(rec, speech):
 
 def test_silence_and_noise_give_nothing(rec, tmp_path):
     f = tmp_path / "noise.wav"
-    subprocess.run(["sox", "-q", "-n", "-r", "16000", "-b", "16", str(f), "synth", "1.5",
+    subprocess.run(["sox", "-R", "-q", "-n", "-r", "16000", "-b", "16", str(f), "synth", "1.5",
                     "whitenoise", "vol", "0.02"], check=True)
     h = decode(rec, COMMANDS, f)
     assert not accepted(h)
