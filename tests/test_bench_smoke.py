@@ -41,7 +41,11 @@ def test_quick_bench_run_writes_consistent_json(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "bench-quick.json").read_text())
     assert report["quick"] is True and report["engines"] == ["pocketsphinx"]
     counts = report["evalset"]["counts"]
-    assert counts["fsdd:number:clean"] == 5  # generated, scored only when number is
+    from skill.bench.evalset import FSDD_DIR
+    if FSDD_DIR.is_dir():  # the shared human digits sit beside the repo (CI has them)
+        assert counts["fsdd:number:clean"] == 5  # generated, scored only when number is
+    else:
+        assert "fsdd:number:clean" not in counts
     assert sum(v for k, v in counts.items() if k.startswith("command:")) == 2 * 4 * 2
     acc = report["pocketsphinx"]["accuracy"]
     # the naive baseline needs only the engine library: always measured
