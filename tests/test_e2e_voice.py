@@ -13,14 +13,17 @@ is the virtual `coach_mic`, and speaks on the default speaker, the null sink `co
   understood ("Sorry, I didn't catch that") is said again, as a person would, with a
   different wording from the same intent if one is given; every command must still be
   understood in the end, in order.
-- The assistant's speech is recorded from `coach_speaker.monitor` and recognised back with
-  PocketSphinx and a grammar made of the sentences it said (a loop of sentences, so the
-  transcript of the whole session comes out as a sequence); the key prompts must be
-  heard there in order, so the speech really reached the speaker and is intelligible.
+- The assistant's speech is recorded from `coach_speaker.monitor`. Its speech and silence must
+  follow the say events in the log (aligned in time), and each say's stretch of the
+  recording is recognised back with PocketSphinx against a grammar of every prompt of the
+  session: the key prompts (paused, resumed, both stop questions, the pain question) must
+  come back word for word, and most of the rest too.
+- All of it runs on a private PulseAudio daemon with the same devices: on the shared one,
+  other audio tests running at the same time leak into the microphone and the recording.
 
 The session (routine given, no menu): pain "about a five" -> "I'm ready" -> (counting) "take a
 break" (pause) -> "keep going" (resume) -> "go ahead" (next: ends the set early) -> (resting)
-"stop the session" -> "Do you want to stop?" "no I don't" -> "stop now" -> "yes please" ->
+"stop the session" -> "Do you want to stop?" "no I don't" -> "stop the session" -> "yes please" ->
 pain "about a three" -> summary. Bare one-word "yes", "no", "stop", "next", "pause", "two"
 are not the first wording: the PocketSphinx engine decodes them right from espeak-ng's voice
 but rejects most of them on confidence (measured through this same path; see the
@@ -48,7 +51,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pulse_harness import (PulseDevices, PulseUnavailable, missing_tools, read_wav16,  # noqa: E402
-                           recognize_wav, rms_dbfs, synth_wav)
+                           rms_dbfs, synth_wav)
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
@@ -394,13 +397,37 @@ def align(samples: np.ndarray, rate: int, rec_t0: float,
     return best[1], best[0]
 
 
-def hear_back(samples: np.ndarray, rate: int, start: float, end: float, candidates: list[str]) -> str:
-    """Recognise the coach's speech between two recording times against whole prompts."""
+def hear_back(samples: np.ndarray, rate: int, rec_t0: float, lag: float,
+              windows: list[tuple[dict, float, float]]) -> list[tuple[dict, str, str]]:
+    """Recognise each say's stretch of the speaker recording against a grammar of every
+    prompt said in the session: (say event, what it said, what was heard back)."""
     import pocketsphinx
+
+    from skill.audio.capture import resample, to_int16
+    pcm = samples if rate == 16000 else to_int16(resample(samples, rate, 16000))
+    # a null sink's monitor gives exact digital zeros between sounds, which no microphone
+    # does and which upsets PocketSphinx: a room's hiss (~-60 dBFS) instead (measured: with
+    # the harness's sigma 3, 19 of 31 prompts come back; with 30, 28 of 31)
+    pcm = to_int16(pcm.astype(np.float64) + np.random.default_rng(0).normal(0, 30, pcm.size))
     decoder = pocketsphinx.Decoder(samprate=16000, lm=None, loglevel="FATAL")
-    known = [c for c in candidates if all(decoder.lookup_word(w) for w in c.split())]
-    seg = samples[max(0, int(start * rate)):int(end * rate)]
-    return recognize_wav(seg, rate, known)
+    said = [(ev, " ".join(sentences_of(ev["text"])), t0, t1) for ev, t0, t1 in windows]
+    known = sorted({text for _ev, text, _t0, _t1 in said
+                    if text and all(decoder.lookup_word(w) for w in text.split())})
+    decoder.add_jsgf_string("coach", "#JSGF V1.0;\ngrammar coach;\npublic <s> = "
+                            + " | ".join(f"( {k} )" for k in known) + " ;\n")
+    decoder.activate_search("coach")
+    out = []
+    for ev, text, t_start, t_end in said:
+        if text not in known:
+            continue
+        lo = max(0, int((t_start - rec_t0 + lag - 0.1) * 16000))
+        hi = min(pcm.size, int((t_end - rec_t0 + lag + 0.1) * 16000))
+        decoder.start_utt()
+        decoder.process_raw(pcm[lo:hi].astype("<i2").tobytes(), False, True)
+        decoder.end_utt()
+        hyp = decoder.hyp()
+        out.append((ev, text, hyp.hypstr if hyp is not None else ""))
+    return out
 
 
 def in_order(needles: list[str], haystack: str) -> tuple[bool, int]:
@@ -415,9 +442,6 @@ def in_order(needles: list[str], haystack: str) -> tuple[bool, int]:
 
 
 # ----------------------------------------------------------------------------- the test
-@pytest.mark.xfail(strict=False, reason=(
-    "KNOWN DEFECT (issue 3 open): PocketSphinx with phone-loop rejection turns down about half of "
-    "espeak coach commands, so a spoken command can stay 'not understood' after 4 tries"))
 def test_a_spoken_session_drives_the_real_assistant(pulse, tmp_path):
     events_path = tmp_path / "events.jsonl"
     data_dir = tmp_path / "history"
@@ -509,17 +533,19 @@ def test_a_spoken_session_drives_the_real_assistant(pulse, tmp_path):
     print(f"speaker recording lags the event log by {lag:.2f} s; speech/silence agree on "
           f"{agree:.0%} of it")
     assert agree > 0.75, f"the speaker's speech and silence do not follow the say events ({agree:.0%})"
-    candidates = sorted({" ".join(sentences_of(ev["text"])) for ev, _, _ in windows})
+    t_rec = time.monotonic()
+    results = hear_back(samples, rate, rec_t0, lag, windows)
+    right = [ev.get("prompt") for ev, text, heard_back in results if heard_back == text]
+    wrong = [(ev.get("prompt"), text, heard_back) for ev, text, heard_back in results if heard_back != text]
+    print(f"heard back {len(right)} of {len(results)} prompts from the speaker "
+          f"({time.monotonic() - t_rec:.1f} s); not: {wrong}")
     i = 0
     for prompt in KEY_PROMPTS:
-        while i < len(windows) and windows[i][0].get("prompt") != prompt:
+        while i < len(results) and results[i][0].get("prompt") != prompt:
             i += 1
-        assert i < len(windows), f"the coach never said a {prompt!r} prompt (in this order)"
-        ev, t_start, t_end = windows[i]
-        start, end = t_start - rec_t0 + lag - 0.1, t_end - rec_t0 + lag + 0.1
-        text = hear_back(samples, rate, start, end, candidates)
-        expected = " ".join(sentences_of(ev["text"]))
-        print(f"  {prompt}: said {expected!r} at {start:.1f}-{end:.1f} s, heard back {text!r}")
-        assert text == expected, (f"{prompt}: the speaker at {start:.1f}-{end:.1f} s says {text!r}, "
-                                  f"not {expected!r}")
+        assert i < len(results), f"the coach never said a {prompt!r} prompt (in this order)"
+        ev, text, heard_back = results[i]
+        assert heard_back == text, f"{prompt}: the speaker said {heard_back!r}, the log {text!r}"
         i += 1
+    # not just the key prompts: nearly everything said is there (one-word counts are hard)
+    assert len(right) >= 0.75 * len(results), wrong
