@@ -14,6 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ..recognition.wavio import AudioFileError as WavDecodeError, decode_pcm
 from .capture import (AudioError, DeviceLost, MicrophoneStream, StreamResampler, rescan_devices,
                       resample, to_int16)
 
@@ -104,21 +105,10 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
         raise AudioFileError(f"The audio file {path} does not exist.") from exc
     except (wave.Error, EOFError, OSError) as exc:
         raise AudioFileError(f"The audio file {path} is not a PCM WAV file I can read: {exc}") from exc
-    if width == 1:
-        x = (np.frombuffer(raw, dtype=np.uint8).astype(np.float64) - 128.0) * 256.0
-    elif width == 2:
-        x = np.frombuffer(raw, dtype="<i2").astype(np.float64)
-    elif width == 3:
-        b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3)
-        v = (b[:, 0].astype(np.int32) | (b[:, 1].astype(np.int32) << 8) | (b[:, 2].astype(np.int32) << 16))
-        v = np.where(v >= 1 << 23, v - (1 << 24), v)
-        x = v.astype(np.float64) / 256.0
-    elif width == 4:
-        x = np.frombuffer(raw, dtype="<i4").astype(np.float64) / 65536.0
-    else:
-        raise AudioFileError(f"The audio file {path} has {width * 8}-bit samples, which I cannot read.")
-    if channels > 1:
-        x = x[: x.size - x.size % channels].reshape(-1, channels).mean(axis=1)
+    try:
+        x = decode_pcm(raw, width, channels)
+    except WavDecodeError:
+        raise AudioFileError(f"The audio file {path} has {width * 8}-bit samples, which I cannot read.") from None
     return to_int16(x), rate
 
 
