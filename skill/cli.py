@@ -181,10 +181,14 @@ def open_sink(args: argparse.Namespace) -> EventSink:
 
 
 def run_dialog(args: argparse.Namespace, assets: Assets, make_dialog: Callable[[Assets], Any],
-               listeners: list[Callable[[dict], None]] | None = None) -> dict | None:
+               listeners: list[Callable[[dict], None]] | None = None,
+               edges: tuple[Any, Any, Clock, float] | None = None) -> dict | None:
+    """One dialog from start to end. With `edges` given (ears, mouth, clock, threshold) they
+    belong to the caller (e.g. `serve`, which keeps the microphone open between sessions)."""
     sink = open_sink(args)
     sink.listeners.extend(listeners or [])
-    ears, mouth, clock, min_conf = make_edges(args, assets)
+    own_edges = edges is None
+    ears, mouth, clock, min_conf = make_edges(args, assets) if own_edges else edges
     try:
         try:
             dialog = make_dialog(assets)
@@ -192,41 +196,59 @@ def run_dialog(args: argparse.Namespace, assets: Assets, make_dialog: Callable[[
             raise StartupError(f"The coach cannot start because a dialog file is broken: {exc}") from None
         return Runtime(dialog, ears, mouth, assets.matcher, clock, sink, min_conf).run()
     finally:
-        ears.close()
-        mouth.close()
+        if own_edges:
+            ears.close()
+            mouth.close()
 
 
-def cmd_session(args: argparse.Namespace) -> int:
+@dataclass
+class SessionPlan:
+    """What a coaching session needs besides its edges: the dialog factory, the listeners
+    that keep its records, and what to close afterwards."""
+    make_dialog: Callable[[Assets], Any]
+    listeners: list[Callable[[dict], None]]
+    close: Callable[[], None]
+
+
+def prepare_session(args: argparse.Namespace, assets: Assets) -> SessionPlan:
+    """Recall the history and build the coach's dialog factory (shared by the plain session
+    and `serve`, which runs one of these after each wake phrase)."""
     from .coach import CoachSession, SessionOptions
     from .memory import HistoryRecorder, Recollection, recall
-    assets = load_assets(args.dialogs, args.seed)
-    if args.routine and args.routine not in assets.content.routines:
-        raise StartupError(f"Unknown routine {args.routine!r}. Known: {', '.join(sorted(assets.content.routines))}")
+    routine = getattr(args, "routine", None)
+    if routine and routine not in assets.content.routines:
+        raise StartupError(f"Unknown routine {routine!r}. Known: {', '.join(sorted(assets.content.routines))}")
     store = None
     recollection = Recollection()
-    if not args.no_history:
+    if not getattr(args, "no_history", False):
         from .history.store import default_data_dir
-        recollection, store = recall(args.data_dir or default_data_dir(), assets.content)
+        recollection, store = recall(getattr(args, "data_dir", None) or default_data_dir(), assets.content)
         if recollection.unavailable:
             print(f"History unavailable: {recollection.unavailable}", file=sys.stderr)
 
     def make(a: Assets) -> CoachSession:
         screener = None
-        if not args.skip_screener:
+        if not getattr(args, "skip_screener", False):
             screener = _screener_factory(a)
             if recollection.screener_due == "daily":
                 from .daily_check import DailyCheck
                 full = screener
                 screener = lambda: DailyCheck(a.prompts, full, pregnant=recollection.pregnant)  # noqa: E731
         return CoachSession(a.content, a.prompts, hints_of(a.matcher),
-                            SessionOptions(routine=args.routine, recollection=recollection),
+                            SessionOptions(routine=routine, recollection=recollection),
                             screener=screener, pain_check=_pain_check_factory(a))
-    recorder = HistoryRecorder(store) if store is not None else None
+
+    listeners: list[Callable[[dict], None]] = [HistoryRecorder(store)] if store is not None else []
+    return SessionPlan(make, listeners, store.close if store is not None else (lambda: None))
+
+
+def cmd_session(args: argparse.Namespace) -> int:
+    assets = load_assets(args.dialogs, args.seed)
+    plan = prepare_session(args, assets)
     try:
-        run_dialog(args, assets, make, listeners=[recorder] if recorder else [])
+        run_dialog(args, assets, plan.make_dialog, listeners=plan.listeners)
     finally:
-        if store is not None:
-            store.close()
+        plan.close()
     return 0
 
 
