@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from . import __version__
 from .clock import Clock, SystemClock, VirtualClock
+from .config import ConfigError, apply_config, device_spec
 from .content import Content, ContentError, load_content
 from .matcher import Matcher, MatcherError, load_matcher
 from .prompts import PromptError, Prompts
@@ -34,6 +35,9 @@ SUBCOMMAND_MODULES = [
     "skill.audio.commands",
     "skill.history.commands",
     "skill.bench_command",
+    "skill.config_command",
+    "skill.service",
+    "skill.serve_command",
 ]
 
 
@@ -78,6 +82,9 @@ def hints_of(matcher: Matcher) -> dict[str, tuple[str, ...]]:
 
 def add_session_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("session")
+    g.add_argument("--config", metavar="FILE", type=Path, default=None,
+                   help="settings file (default: $VOICE_COACH_CONFIG, else $XDG_CONFIG_HOME/voice-coach/"
+                        "config.toml); the command line overrides it, see `run_assistant.py config`")
     g.add_argument("--text", action="store_true", help="type what you would say; the coach's lines are printed")
     g.add_argument("--json", action="store_true",
                    help="with --text: print one JSON object per action on stdout (say, listen, state, end...)")
@@ -95,7 +102,10 @@ def add_session_options(parser: argparse.ArgumentParser) -> None:
     v.add_argument("--engine", choices=["auto", "vosk", "pocketsphinx"], default="auto",
                    help="speech recogniser (auto: Vosk when a model is present, else PocketSphinx)")
     v.add_argument("--model", metavar="PATH", type=Path, help="Vosk model folder (or VOSK_MODEL_PATH)")
-    v.add_argument("--input-device", metavar="DEV", help="microphone: index or name (see `devices`)")
+    v.add_argument("--input-device", metavar="DEV", type=device_spec,
+                   help="microphone: index or name (see `devices`)")
+    v.add_argument("--output-device", metavar="DEV", type=device_spec,
+                   help="speaker: index or name (see `devices`)")
     v.add_argument("--audio-in", metavar="FILE.wav", type=Path, help="use a recording as the microphone")
     v.add_argument("--audio-out", metavar="FILE.wav", type=Path, help="write everything said to a WAV instead of playing it")
     v.add_argument("--rate", type=int, default=None, help="speaking rate in words per minute (default: the voice's)")
@@ -146,13 +156,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        apply_config(parser, args, argv)   # config file and environment, under the command line
         return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return exc.exit_code
     except StartupError as exc:
         print(str(exc), file=sys.stderr)
         return getattr(exc, "exit_code", EXIT_BAD_DATA)
     except KeyboardInterrupt:
         print("\nStopped.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`... | head`): stop quietly, as other command-line tools do
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 # ---------------------------------------------------------------------- session
@@ -220,11 +239,21 @@ def prepare_session(args: argparse.Namespace, assets: Assets) -> SessionPlan:
         raise StartupError(f"Unknown routine {routine!r}. Known: {', '.join(sorted(assets.content.routines))}")
     store = None
     recollection = Recollection()
+    prefs_recorder = None
+    options = _initial_preferences(args)
     if not getattr(args, "no_history", False):
         from .history.store import default_data_dir
-        recollection, store = recall(getattr(args, "data_dir", None) or default_data_dir(), assets.content)
+        data_dir = getattr(args, "data_dir", None) or default_data_dir()
+        recollection, store = recall(data_dir, assets.content)
         if recollection.unavailable:
             print(f"History unavailable: {recollection.unavailable}", file=sys.stderr)
+        options, prefs_recorder = _load_preferences(data_dir, options)
+
+    def current_preferences() -> dict[str, Any]:
+        # the latest saved values, should one plan run several sessions (serve)
+        if prefs_recorder is None:
+            return options
+        return {**options, "detail": prefs_recorder.prefs.detail, "volume": prefs_recorder.prefs.volume}
 
     def make(a: Assets) -> CoachSession:
         screener = None
@@ -235,11 +264,34 @@ def prepare_session(args: argparse.Namespace, assets: Assets) -> SessionPlan:
                 full = screener
                 screener = lambda: DailyCheck(a.prompts, full, pregnant=recollection.pregnant)  # noqa: E731
         return CoachSession(a.content, a.prompts, hints_of(a.matcher),
-                            SessionOptions(routine=routine, recollection=recollection),
+                            SessionOptions(routine=routine, recollection=recollection, **current_preferences()),
                             screener=screener, pain_check=_pain_check_factory(a))
 
     listeners: list[Callable[[dict], None]] = [HistoryRecorder(store)] if store is not None else []
+    if prefs_recorder is not None:
+        listeners.append(prefs_recorder)
     return SessionPlan(make, listeners, store.close if store is not None else (lambda: None))
+
+
+def _initial_preferences(args: argparse.Namespace) -> dict[str, Any]:
+    """Detail and volume before any saved preference: the config's (or built-in) defaults."""
+    from .preferences import Preferences
+    prefs = Preferences().updated({"detail": getattr(args, "detail", None), "volume": getattr(args, "volume", None)})
+    return {"detail": prefs.detail, "volume": prefs.volume}
+
+
+def _load_preferences(data_dir: Path, options: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """Saved detail/volume over `options`, and the listener that saves changes. A damaged or
+    unwritable file is reported and the session goes on with what it has."""
+    from .preferences import PreferenceRecorder, Preferences, check_writable, load_preferences
+    prefs, problem = load_preferences(data_dir, Preferences(**options))
+    if problem:
+        print(f"Settings: {problem}", file=sys.stderr)
+    unsaved = check_writable(data_dir)
+    if unsaved:
+        print(f"Settings cannot be saved: {unsaved}", file=sys.stderr)
+    return ({"detail": prefs.detail, "volume": prefs.volume, "preferences_unsaved": unsaved},
+            PreferenceRecorder(data_dir, prefs))
 
 
 def cmd_session(args: argparse.Namespace) -> int:

@@ -15,7 +15,8 @@ from .content import Content, Exercise, Routine
 from .memory import Recollection
 from .pacing import Block, count_word, hold_cues, plan_blocks, spoken_duration
 from .prompts import Prompts
-from .protocol import (Action, CancelTimer, End, Event, Listen, Record, Say, SetSpeechRate,
+from .preferences import DEFAULT_DETAIL, DEFAULT_VOLUME, VOLUME_RANGE
+from .protocol import (Action, CancelTimer, End, Event, Listen, Record, Say, SetSpeechRate, SetVolume,
                        Silence, StartTimer, StateChanged, Tick, Utterance)
 
 SILENCE_TIMEOUT = 10.0      # seconds before one gentle re-prompt; after that we wait quietly
@@ -30,6 +31,10 @@ EXERCISING = ["intro", "counting", "holding", "resting"]
 # Questions the session itself asks and waits on.
 ASKING = ["offer_resume", "menu", "pain_before", "pain_after", "pain_rating"]
 RESUMABLE = EXERCISING + ASKING + ["screening"]
+# States whose Listen waits for the answer to something just asked (the "listen" earcon);
+# the sub-dialogs (screener, pain check) mark their own questions.
+PROMPTED = ASKING + ["confirm_stop", "intro"]
+SUB_DIALOGS = ("screening", "pain_check")
 
 STATES = ["idle", "screening", "offer_resume", "menu", "pain_before", "intro", "counting", "holding", "resting",
           "paused", "confirm_stop", "pain_check", "pain_rating", "pain_after", "finished"]
@@ -77,7 +82,12 @@ REPROMPT = {"offer_resume": "offer_resume_reprompt", "menu": "menu_reprompt", "p
             "intro": "ready_reprompt"}
 # Short cues that "repeat" should not replay: the last *instruction* is what people want again.
 NOT_REPEATED = {"count", "hold_count", "sorry", "repeat_nothing", "still_going", "tempo_slower",
-                "tempo_faster", "tempo_limit"}
+                "tempo_faster", "tempo_limit", "volume_louder", "volume_quieter", "volume_max", "volume_min",
+                "detail_full", "detail_short", "detail_already_full", "detail_already_short",
+                "preference_not_saved", "where_counting", "where_counting_side", "where_holding",
+                "where_holding_side", "where_resting_set", "where_resting_side", "where_resting_exercise",
+                "where_paused_intro", "where_paused_counting", "where_paused_holding", "where_paused_resting",
+                "where_paused_question"}
 
 PROMPTS_USED = sorted({
     "welcome", "menu", "menu_reprompt", "menu_choice", "menu_option", "pain_before", "pain_reprompt",
@@ -94,6 +104,13 @@ PROMPTS_USED = sorted({
     "offer_resume_reprompt", "resuming_session", "progress_none", "progress_sessions",
     "progress_pain_better", "progress_pain_steady", "progress_pain_worse", "progress_exercise",
     "progression_aim", "history_unavailable",
+    "hold_start_short", "volume_louder", "volume_quieter", "volume_max", "volume_min", "detail_full",
+    "detail_short", "detail_already_full", "detail_already_short", "preference_not_saved",
+    "where_menu", "where_offer_resume", "where_pain_before", "where_pain_after", "where_pain_rating",
+    "where_confirm_stop", "where_intro", "where_counting", "where_counting_side", "where_holding",
+    "where_holding_side", "where_resting_set", "where_resting_side", "where_resting_exercise",
+    "where_paused_intro", "where_paused_counting", "where_paused_holding", "where_paused_resting",
+    "where_paused_question", "where_pain_check",
 })
 
 
@@ -124,6 +141,9 @@ class SessionOptions:
     speech_factor: float = 1.0
     allowed_routines: tuple[str, ...] | None = None
     recollection: Recollection | None = None   # what history remembers (resume, progress, targets)
+    detail: str = DEFAULT_DETAIL               # "full" | "short" instructions (a saved preference)
+    volume: int = DEFAULT_VOLUME               # 1..10 (a saved preference)
+    preferences_unsaved: str | None = None     # why a changed setting cannot be saved, if it cannot
 
 
 @dataclass
@@ -159,6 +179,9 @@ class CoachSession:
         self.memory = self.options.recollection or Recollection()
         self.tempo_factor = self.memory.tempo_factor or self.options.tempo_factor
         self.speech_factor = self.memory.speech_factor or self.options.speech_factor
+        self.detail = self.options.detail
+        self.volume = self.options.volume
+        self._told_unsaved = False
         self._resume_block = 0
         self.routine: Routine | None = None
         self.exercises: list[Exercise] = []
@@ -191,6 +214,8 @@ class CoachSession:
         self._out = []
         if self.speech_factor != 1.0:   # a rate chosen in an earlier session
             self._out.append(SetSpeechRate(self.speech_factor))
+        if self.volume != DEFAULT_VOLUME:   # a volume chosen in an earlier session
+            self._out.append(SetVolume(self.volume))
         self._say("welcome")
         if self.memory.unavailable:
             self._say("history_unavailable", reason=self.memory.unavailable)
@@ -369,7 +394,10 @@ class CoachSession:
             p.hold_elapsed = 0.0
             p.hold_started = self._now
             p.cue_index = 0
-            self._say("hold_start", breathing=ex.breathing)
+            if self.detail == "full":
+                self._say("hold_start", breathing=ex.breathing)
+            else:
+                self._say("hold_start_short")
         self._schedule_hold_cue()
 
     def on_enter_resting(self, event: EventData) -> None:
@@ -468,13 +496,25 @@ class CoachSession:
 
     def _on_utterance(self, u: Utterance) -> None:
         intent = u.intent
+        # Session-wide settings and questions: never an answer to what was asked (the question
+        # is asked again), and timers keep running, since nothing here pauses the exercise.
         if intent in ("slower", "faster"):
-            return self._change_tempo(intent)
+            self._change_tempo(intent)
+            return self._reask_sub()
         if intent == "progress":
-            return self._speak_progress()
+            self._speak_progress()
+            return self._reask_sub()
+        if intent in ("louder", "quieter"):
+            self._change_volume(intent)
+            return self._ask_again()
+        if intent in ("more_detail", "less_detail"):
+            self._change_detail(intent)
+            return self._reask_sub()
+        if intent == "where":
+            return self._where()
         # A sub-dialog owns the floor: its questions are what "repeat", "help" and "stop" are about
         # (stopping the screener never lets exercise start; stopping the pain check stops the session).
-        if self.state in ("screening", "pain_check"):
+        if self.state in SUB_DIALOGS:
             return self._delegate(u)
         if intent == "repeat":
             return self._repeat()
@@ -657,7 +697,7 @@ class CoachSession:
         block = p.blocks[p.block_index]
         self._out.append(Record("position", {"exercise": ex.id, "set": block.set, "sets": block.sets,
                                              "side": block.side}))
-        if p.block_index == 0:
+        if p.block_index == 0 and self.detail == "full":
             for step in ex.steps:
                 self._out.append(Say(step, prompt=f"step:{ex.id}"))
         if block.sets > 1:
@@ -674,7 +714,9 @@ class CoachSession:
         else:
             self._say("count", count=count_word(p.rep))
         reps = self._reps(ex)
-        if ex.rep_cues and p.rep <= len(ex.rep_cues) and p.rep < reps:
+        if self.detail != "full":
+            pass    # short mode: just the counts
+        elif ex.rep_cues and p.rep <= len(ex.rep_cues) and p.rep < reps:
             self._out.append(Say(ex.rep_cues[p.rep - 1], prompt=f"cue:{ex.id}"))
         elif p.rep == reps // 2 + 1 and p.rep < reps:
             self._say("keep_breathing", breathing=ex.breathing)
@@ -886,6 +928,135 @@ class CoachSession:
             "speech_factor": self.speech_factor,
         }
 
+    # ------------------------------------------------------------------ where, detail, volume
+    def _reask_sub(self) -> None:
+        """In a sub-dialog, its question again (and its Listen): the command was not an answer."""
+        if self.state in SUB_DIALOGS and self._sub is not None:
+            self._delegate(Utterance("repeat", now=self._now))
+
+    def _ask_again(self) -> None:
+        """The question waiting for an answer, again (after "louder": it may not have been heard)."""
+        if self.state in SUB_DIALOGS:
+            self._reask_sub()
+        elif self.state == "offer_resume":
+            self.on_enter_offer_resume(None)
+        elif self.state == "menu":
+            self._ask_menu()
+        elif self.state in ("pain_before", "pain_after", "pain_rating"):
+            self._say("pain_reprompt")
+        elif self.state == "confirm_stop":
+            self._say("confirm_stop")
+        elif self.state == "intro":
+            self._say("ready")
+
+    def _change_volume(self, intent: str) -> None:
+        lo, hi = VOLUME_RANGE
+        level = self.volume + (1 if intent == "louder" else -1)
+        if not lo <= level <= hi:
+            self._say("volume_max" if intent == "louder" else "volume_min")
+            return
+        self.volume = level
+        self._out.append(SetVolume(level))        # before the confirmation: it is heard at the new level
+        self._say("volume_louder" if intent == "louder" else "volume_quieter")
+        self._saved_preference({"volume": level})
+
+    def _change_detail(self, intent: str) -> None:
+        detail = "full" if intent == "more_detail" else "short"
+        if detail == self.detail:
+            self._say(f"detail_already_{detail}")
+            return
+        self.detail = detail
+        self._say(f"detail_{detail}")
+        self._saved_preference({"detail": detail})
+        ex = self.current_exercise
+        if detail == "full" and ex is not None and self.state in ("counting", "holding"):
+            # mid-set the steps were left out: give them now rather than at the next exercise
+            self._out.extend(Say(step, prompt=f"step:{ex.id}") for step in ex.steps)
+
+    def _saved_preference(self, data: dict) -> None:
+        self._out.append(Record("preference", data))
+        if self.options.preferences_unsaved and not self._told_unsaved:
+            self._told_unsaved = True
+            self._say("preference_not_saved")
+
+    def _where_slots(self) -> dict[str, object]:
+        """Exercise N of M, its name, and the set/side of the current block."""
+        ex = self.current_exercise
+        p = self._progress
+        block = p.blocks[min(p.block_index, len(p.blocks) - 1)] if p.blocks else None
+        return {"number": count_word(self.exercise_index + 1), "total": count_word(len(self.exercises)),
+                "name": ex.name, "set": count_word(block.set if block else 1),
+                "sets": count_word(block.sets if block else ex.sets), "side": (block.side if block else "") or ""}
+
+    def _hold_left(self, running: bool) -> int:
+        p = self._progress
+        held = p.hold_elapsed + (self._now - p.hold_started if running else 0.0)
+        return max(int(round(self.current_exercise.hold_seconds - held)), 0)
+
+    def _where(self) -> None:
+        """ "Where am I?": answered from the dialog state; a question is asked again, timers
+        keep running (a hold keeps counting, and the answer says so)."""
+        state = self.state
+        if state == "screening":
+            return self._delegate(Utterance("where", now=self._now))
+        if state == "pain_check":
+            self._say("where_pain_check", name=self.current_exercise.name)
+            return self._delegate(Utterance("where", now=self._now))
+        p = self._progress
+        if state in ("counting", "holding"):
+            slots = self._where_slots()
+            suffix = "_side" if slots["side"] else ""
+            if state == "counting":
+                self._say(f"where_counting{suffix}", rep=count_word(max(p.rep, 1)),
+                          reps=count_word(self._reps(self.current_exercise)), **slots)
+            else:
+                self._say(f"where_holding{suffix}", seconds=self._hold_left(running=True), **slots)
+        elif state == "resting":
+            seconds = max(int(round(p.rest_until - self._now)), 1)
+            if p.after_rest == "exercise":
+                nxt = self.exercises[self.exercise_index + 1]
+                self._say("where_resting_exercise", seconds=seconds, name=nxt.name,
+                          number=count_word(self.exercise_index + 2), total=count_word(len(self.exercises)))
+            else:
+                nxt = p.blocks[p.block_index + 1]
+                done = p.blocks[p.block_index]
+                slots = {**self._where_slots(), "set": count_word(nxt.set), "side": nxt.side or ""}
+                self._say("where_resting_side" if nxt.set == done.set and nxt.side else "where_resting_set",
+                          seconds=seconds, **slots)
+        elif state == "paused":
+            self._where_paused()
+        elif state == "intro":
+            ex = self.current_exercise
+            self._say("where_intro", number=count_word(self.exercise_index + 1),
+                      total=count_word(len(self.exercises)), name=ex.name,
+                      sets=count_word(ex.sets), set_word="set" if ex.sets == 1 else "sets")
+            self._ask_again()
+        elif state in PROMPTED:
+            slots: dict[str, object] = {}
+            if state == "pain_before":
+                slots = {"routine": self.routine.name}
+            elif state == "pain_rating":
+                slots = {"name": self.current_exercise.name}
+            self._say(f"where_{state}", **slots)
+            self._ask_again()
+
+    def _where_paused(self) -> None:
+        where = self._return_to
+        p = self._progress
+        if where in EXERCISING and self.current_exercise is not None:
+            slots = self._where_slots()
+            if where == "counting":
+                self._say("where_paused_counting", rep=count_word(p.rep),
+                          reps=count_word(self._reps(self.current_exercise)), **slots)
+            elif where == "holding":
+                self._say("where_paused_holding", seconds=self._hold_left(running=False), **slots)
+            elif where == "resting":
+                self._say("where_paused_resting", seconds=int(round(p.rest_remaining)), **slots)
+            else:
+                self._say("where_paused_intro", **slots)
+        else:
+            self._say("where_paused_question")
+
     # ------------------------------------------------------------------ output
     def _drain(self) -> list[Action]:
         """The batch for this event, ending in exactly one Listen unless the session ended."""
@@ -902,5 +1073,5 @@ class CoachSession:
                 out.append(sub_listen)
             else:
                 timeout = SILENCE_TIMEOUT if (self.state in REPROMPT and not self._reprompted) else None
-                out.append(Listen(self._context(), timeout))
+                out.append(Listen(self._context(), timeout, prompted=self.state in PROMPTED))
         return out

@@ -2,6 +2,8 @@
 
 Used instead of the full screener when the last full one is recent and was clear (history
 decides which is due). An unclear answer twice also runs the full screener: unclear is never no.
+"Where am I?" and the session-wide commands (louder, quieter, more/less detail) are not
+answers: the question is asked again.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ class DailyOutcome:
 
 class DailyCheck:
     PROMPTS = ("daily_check", "daily_check_rephrase", "daily_check_clear", "daily_check_full",
-               "daily_check_explain")
+               "daily_check_explain", "daily_check_where")
 
     def __init__(self, prompts: Prompts, full_screener: Callable[[], Any], pregnant: bool = False) -> None:
         prompts.require(self.PROMPTS)
@@ -42,7 +44,7 @@ class DailyCheck:
         return self._ask("daily_check")
 
     def _ask(self, prompt_id: str) -> list[Action]:
-        return [Ask(QUESTION_ID), self.prompts.say(prompt_id), Listen("yes_no", LISTEN_TIMEOUT)]
+        return [Ask(QUESTION_ID), self.prompts.say(prompt_id), Listen("yes_no", LISTEN_TIMEOUT, prompted=True)]
 
     def handle(self, event: Event) -> list[Action]:
         if self._full is not None:
@@ -58,7 +60,9 @@ class DailyCheck:
                     Record("screener", {"level": "ok", "yes": [], "unknown": [], "full": False})]
         if intent in ("explain", "help"):
             return self._ask("daily_check_explain")
-        if intent == "repeat":
+        if intent == "where":
+            return [self.prompts.say("daily_check_where")] + self._ask("daily_check")
+        if intent in ("repeat", "resume", "louder", "quieter", "more_detail", "less_detail"):
             return self._ask("daily_check")
         if intent == "yes" or intent == "stop":
             return self._run_full()

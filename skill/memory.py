@@ -106,6 +106,8 @@ class HistoryRecorder:
     def __call__(self, obj: dict) -> None:
         if obj.get("type") != "record" or self.store is None or self.failed:
             return
+        if obj.get("kind") == "preference":
+            return  # settings live in preferences.json (skill.preferences), not in the history
         from .history.store import HistoryUnavailable
         data = {k: v for k, v in obj.items() if k not in ("type", "kind")}
         try:

@@ -51,13 +51,18 @@ class Say:
 
 @dataclass(frozen=True)
 class Listen:
-    """Wait for speech valid in `context`; after `timeout` seconds of nothing, send Silence."""
+    """Wait for speech valid in `context`; after `timeout` seconds of nothing, send Silence.
+
+    `prompted`: the dialog has just asked something and waits for the answer (the runtime
+    plays the "listen" earcon), as opposed to only listening for commands while it counts.
+    """
 
     context: str
     timeout: float | None = None
+    prompted: bool = False
 
     def to_json(self) -> dict:
-        return {"type": "listen", "context": self.context}
+        return {"type": "listen", "context": self.context, "prompted": self.prompted}
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,16 @@ class SetSpeechRate:
 
     def to_json(self) -> dict:
         return {"type": "speech_rate", "factor": round(self.factor, 3)}
+
+
+@dataclass(frozen=True)
+class SetVolume:
+    """Output volume, smart-speaker style: 1 (quietest) .. 10 (full scale); the mouth maps it to gain."""
+
+    level: int
+
+    def to_json(self) -> dict:
+        return {"type": "volume", "level": self.level}
 
 
 @dataclass(frozen=True)
@@ -133,7 +148,8 @@ class End:
         return {"type": "end", "summary": self.summary}
 
 
-Action = Union[Say, Listen, StartTimer, CancelTimer, StateChanged, SetSpeechRate, Ask, Triage, Record, End]
+Action = Union[Say, Listen, StartTimer, CancelTimer, StateChanged, SetSpeechRate, SetVolume, Ask, Triage, Record,
+               End]
 
 
 def heard_json(event: Utterance) -> dict:

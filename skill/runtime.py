@@ -3,6 +3,13 @@
 It owns the timers the dialog starts and the silence deadline of each Listen, reads the
 injected clock, and asks the ears for the next utterance until that deadline. Matching text
 to an intent happens here, with the one matcher text and voice share.
+
+Earcons, so a person who cannot see knows when to speak: after a batch that says something
+and ends in a prompted Listen, `mouth.cue("listen")`; when speech is heard during a prompted
+Listen, `mouth.cue("done")` before it is dispatched. Re-listening to the same Listen after a
+timer tick (nothing said) gives no second cue. Both go to the event sink as `cue` objects,
+and to the mouth only when it has a `cue` method. The `listen` object itself is emitted
+after the "listen" cue, so a script answering on it never talks over the tone.
 """
 from __future__ import annotations
 
@@ -14,7 +21,7 @@ from typing import IO, Any, Callable, Protocol
 from .clock import Clock
 from .edges import EndOfInput, Ears, Heard, Mouth, NothingHeard
 from .matcher import Matcher
-from .protocol import (Action, CancelTimer, End, Event, Listen, Say, SetSpeechRate, Silence,
+from .protocol import (Action, CancelTimer, End, Event, Listen, Say, SetSpeechRate, SetVolume, Silence,
                        StartTimer, Tick, Utterance, heard_json)
 
 SILENCE = "__silence__"
@@ -88,26 +95,44 @@ class Runtime:
     # ------------------------------------------------------------------
     def _perform(self, actions: list[Action]) -> Listen | None:
         listen: Listen | None = None
+        spoke = False
         for action in actions:
+            if isinstance(action, Listen):
+                listen = action     # announced below, once the earcon has played
+                continue
             self.sink.emit(action.to_json())
             if isinstance(action, Say):
                 self.mouth.say(action.text)
+                spoke = True
             elif isinstance(action, SetSpeechRate):
                 self.mouth.set_rate(action.factor)
+            elif isinstance(action, SetVolume):
+                set_volume = getattr(self.mouth, "set_volume", None)
+                if set_volume is not None:
+                    set_volume(action.level)
             elif isinstance(action, StartTimer):
                 self.timers.start(action.timer, self.clock.now() + action.seconds)
             elif isinstance(action, CancelTimer):
                 self.timers.cancel(action.timer)
-            elif isinstance(action, Listen):
-                listen = action
             elif isinstance(action, End):
                 self.summary = action.summary
                 return None
         self.timers.cancel(SILENCE)
+        if listen is not None:
+            if listen.prompted and spoke:
+                self._cue("listen")     # a question was just asked: your turn
+            # after the cue: a `listen` in the event log means the microphone is really open
+            self.sink.emit(listen.to_json())
         if listen is not None and listen.timeout is not None:
-            # the silence clock starts once everything above has been said
+            # the silence clock starts once everything above has been said (and the cue played)
             self.timers.start(SILENCE, self.clock.now() + listen.timeout)
         return listen
+
+    def _cue(self, name: str) -> None:
+        self.sink.emit({"type": "cue", "cue": name})
+        cue = getattr(self.mouth, "cue", None)
+        if cue is not None:
+            cue(name)
 
     def _fire(self, name: str, due: float) -> list[Action]:
         self.timers.cancel(name)
@@ -127,6 +152,8 @@ class Runtime:
             if nxt is None:
                 return [listen]          # nothing will happen on its own: keep waiting
             return self._fire(*nxt)
+        if listen.prompted and heard.text.strip():
+            self._cue("done")            # heard: stopped listening for the answer
         match = self.matcher.match(heard.text, listen.context, heard.confidence, self.min_confidence)
         event = Utterance(match.intent, match.value, heard.text, self.clock.now())
         record = heard_json(event)

@@ -11,7 +11,9 @@ and decides:
 - "continue": a clear no to all four (the session then asks for a 0-10 rating).
 
 An answer that is not clearly yes or no counts as yes: in pain, mid-exercise, one more
-question is worse than stopping one exercise early. "stop" stops the session.
+question is worse than stopping one exercise early. "stop" stops the session. "Where am I?"
+and the session-wide commands (louder, quieter, more/less detail) are not answers: the
+question is asked again.
 """
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from .protocol import Action, Ask, Event, Listen, Record, Say, Silence, Triage, 
 from .triage import triage
 
 LISTEN_TIMEOUT = 10.0
+# Commands about the session, not answers: the caller acts on them, the question is asked again.
+REASK = ("repeat", "resume", "louder", "quieter", "more_detail", "less_detail")
 PAIN_LIMIT = 5        # a rating above this stops the exercise
 PAIN_RISE_LIMIT = 2   # ... and so does a rise of more than this over the starting rating
 
@@ -133,11 +137,15 @@ class PainCheck:
     def _ask(self, check: str) -> None:
         self._pending = check
         self._out += [Ask(check), self.prompts.say(f"paincheck_{check[5:]}"),
-                      Listen("yes_no", timeout=LISTEN_TIMEOUT)]
+                      Listen("yes_no", timeout=LISTEN_TIMEOUT, prompted=True)]
 
     def _on_check(self, kind: str) -> None:
         check = self._pending
-        if kind in ("repeat", "resume", "help", "explain"):
+        if kind == "where":
+            self._say("paincheck_where", number=CHECKS.index(check) + 1, total=len(CHECKS))
+            self._ask(check)
+            return
+        if kind in REASK + ("help", "explain"):
             if kind in ("help", "explain"):
                 self._say("paincheck_help")
             self._ask(check)
@@ -174,11 +182,16 @@ class PainCheck:
         q = self.questions.get(self._recheck[0])
         self._pending = q.id
         self._out += [Ask(q.id), Say(q.rephrase if rephrase else q.text, prompt=f"screener/{q.id}"),
-                      Listen("yes_no", timeout=LISTEN_TIMEOUT)]
+                      Listen("yes_no", timeout=LISTEN_TIMEOUT, prompted=True)]
 
     def _on_recheck(self, kind: str) -> None:
         q = self.questions.get(self._pending)
-        if kind in ("repeat", "resume", "help"):
+        if kind == "where":
+            self._say("paincheck_where_recheck", number=len(self._recheck_answers) + 1,
+                      total=len(self._recheck_answers) + len(self._recheck))
+            self._ask_recheck()
+            return
+        if kind in REASK + ("help",):
             self._ask_recheck()
             return
         if kind == "explain":
@@ -248,6 +261,7 @@ PROMPT_IDS = {
     "paincheck_intro", "paincheck_sharp", "paincheck_spreading", "paincheck_numbness", "paincheck_dizzy",
     "paincheck_help", "paincheck_take_time", "paincheck_unclear_as_yes", "paincheck_unclear",
     "paincheck_recheck_intro", "paincheck_neuro_urgent", "paincheck_neuro_advice", "paincheck_dizzy_advice",
-    "paincheck_stop_session", "paincheck_gentler", "paincheck_continue",
+    "paincheck_stop_session", "paincheck_gentler", "paincheck_continue", "paincheck_where",
+    "paincheck_where_recheck",
     "screener_outcome_emergency", "screener_not_diagnosis",
 }

@@ -17,6 +17,9 @@ Safety rules this module keeps:
 - `ok` needs a clear no to every question asked, and a clear yes to the read-back.
 - The outcome says what to do and that this is not a diagnosis. The screener never ends
   the session (no End action): the caller decides what follows.
+- "Where am I?" says how far the questions have got and asks the same question again; it
+  and the session-wide commands (louder, quieter, more/less detail) are never an answer and
+  never an unclear try.
 """
 from __future__ import annotations
 
@@ -226,6 +229,8 @@ TRANSITIONS = [
 ]
 
 _YES_NO_INTENTS = ("yes", "no", "explain", "repeat", "help", "stop", "pause", "resume")
+# Commands about the session, not answers: the caller acts on them, the question is asked again.
+REASK = ("repeat", "resume", "louder", "quieter", "more_detail", "less_detail")
 
 
 class Screener:
@@ -265,7 +270,9 @@ class Screener:
             kind = "silence"
         else:
             return []  # timers are not the screener's
-        if self.state == "pain_site":
+        if kind == "where" and self._p.current is not None:
+            self._where()
+        elif self.state == "pain_site":
             self._on_site(kind, event)
         elif self.state == "question":
             self._on_question(kind)
@@ -318,7 +325,8 @@ class Screener:
     def _pose(self, ask_id: str, text: str, prompt: str) -> None:
         """Ask (again): Ask, then the words, then listen."""
         self._p = self._p._replace(current=ask_id, paused=False)
-        self._out += [Ask(ask_id), Say(text, prompt=prompt), Listen(self._context(), timeout=LISTEN_TIMEOUT)]
+        self._out += [Ask(ask_id), Say(text, prompt=prompt),
+                      Listen(self._context(), timeout=LISTEN_TIMEOUT, prompted=True)]
 
     def _context(self) -> str:
         return PAIN_SITE if self._p.current == PAIN_SITE else YES_NO
@@ -351,6 +359,25 @@ class Screener:
         self._p = self._p._replace(paused=True)
         self._out.append(Listen(self._context(), timeout=None))
 
+    def _where(self) -> None:
+        """How far the questions have got, then the same question again (never an answer)."""
+        current = self._p.current
+        if current == PAIN_SITE:
+            self._say("screener_where_site")
+            self._pose_opening()
+        elif current == READBACK:
+            self._say("screener_where_readback")
+            self._pose_readback()
+        elif current == GO_AHEAD:
+            self._say("screener_where_go_ahead")
+            self._pose_go_ahead()
+        else:
+            answered = len(self._p.answers)
+            # the current question is still to ask; what follows depends on the answers: "about"
+            total = answered + len(self._still_to_ask(assume_pregnant=False))
+            self._say("screener_where", number=answered + 1, total=max(total, answered + 1))
+            self._pose_question()
+
     def _unclear_try(self, kind: str, repose) -> bool:
         """Count an unclear try; re-ask and return False, or return True when out of tries."""
         if kind == "silence" and self._p.paused:
@@ -375,7 +402,7 @@ class Screener:
         elif kind == "explain":
             self._out.append(Say(self.questions.opening.explain, prompt=f"screener/{PAIN_SITE}/explain"))
             self._pose_opening()
-        elif kind in ("repeat", "resume"):
+        elif kind in REASK:
             self._pose_opening()
         elif kind == "help":
             self._say("screener_site_help")
@@ -406,7 +433,7 @@ class Screener:
         elif kind == "explain":
             self._out.append(Say(q.explain, prompt=f"screener/{q.id}/explain"))
             self._pose_question()
-        elif kind in ("repeat", "resume"):
+        elif kind in REASK:
             self._pose_question()
         elif kind == "help":
             self._say("screener_help")
@@ -504,7 +531,7 @@ class Screener:
         elif kind == "explain":
             self._say("screener_readback_explain")
             self._pose_readback()
-        elif kind in ("repeat", "resume"):
+        elif kind in REASK:
             self._pose_readback()
         elif kind == "help":
             self._say("screener_help")
@@ -544,7 +571,7 @@ class Screener:
         elif kind == "explain":
             self._say("screener_go_ahead_explain")
             self._pose_go_ahead()
-        elif kind in ("repeat", "resume"):
+        elif kind in REASK:
             self._pose_go_ahead()
         elif kind == "help":
             self._say("screener_help")
@@ -654,5 +681,6 @@ PROMPT_IDS = {
     "screener_not_diagnosis", "screener_stopped", "screener_capped", "screener_too_unclear",
     "screener_unfinished_advice", "screener_go_ahead", "screener_go_ahead_rephrase",
     "screener_go_ahead_explain", "screener_go_ahead_yes", "screener_go_ahead_no",
-    "screener_go_ahead_unclear",
+    "screener_go_ahead_unclear", "screener_where", "screener_where_site", "screener_where_readback",
+    "screener_where_go_ahead",
 }

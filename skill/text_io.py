@@ -82,6 +82,12 @@ class PrintMouth:
     def set_rate(self, factor: float) -> None:
         pass
 
+    def set_volume(self, level: int) -> None:
+        pass    # printed text has no volume; the JSON "volume" action carries the level
+
+    def cue(self, name: str) -> None:
+        pass    # nothing audible in text mode; the JSON "cue" object marks the turn
+
     def close(self) -> None:
         pass
 

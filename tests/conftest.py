@@ -7,6 +7,9 @@ def private_history(tmp_path_factory, monkeypatch):
     """Every test gets its own history folder: runs must not see each other's sessions
     (a resume offer or a daily check would change the dialog), nor the user's real one."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
+    # nor the machine's config file: a ~/.config/voice-coach/config.toml would change sessions
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+    monkeypatch.delenv("VOICE_COACH_CONFIG", raising=False)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -123,7 +123,7 @@ def test_every_routine_end_to_end(routine_id: str, tmp_path: Path) -> None:
     # the JSON contract
     for obj in s.lines:
         assert obj["type"] in {"say", "listen", "state", "end", "timer", "cancel_timer", "record",
-                               "speech_rate", "heard", "ask", "triage"}
+                               "speech_rate", "heard", "ask", "triage", "cue", "volume"}
         if obj["type"] == "say":
             assert isinstance(obj["text"], str) and obj["text"]
         if obj["type"] == "listen":

@@ -312,7 +312,7 @@ def test_kill_9_mid_exercise_then_resume_where_it_stopped(point: str, tmp_path: 
     # A new session on the same history offers to pick up there...
     name = CONTENT.exercises[pos["exercise"]].name
     resumed = Run(data_dir)
-    assert resumed.read_until_listen() == {"type": "listen", "context": "yes_no"}
+    assert resumed.read_until_listen() == {"type": "listen", "context": "yes_no", "prompted": True}
     assert resumed.states() == ["offer_resume"]
     if finished:
         assert len(resumed.said("offer_resume_next")) == 1 and name in resumed.said("offer_resume_next")[0]
@@ -365,7 +365,7 @@ def test_no_to_the_resume_offer_goes_to_the_menu(tmp_path: Path) -> None:
     run.read_until_listen()
     assert run.state == "offer_resume"
     run.answer("no")
-    assert run.read_until_listen() == {"type": "listen", "context": "menu"}
+    assert run.read_until_listen() == {"type": "listen", "context": "menu", "prompted": True}
     assert run.states() == ["offer_resume", "menu"]
     assert "menu" in run.prompts() and "resuming_session" not in run.prompts()
     ok(run.finish())

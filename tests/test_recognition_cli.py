@@ -55,8 +55,9 @@ def test_recognize_prints_one_json_object_per_file(wavs):
     assert "Traceback" not in r.stderr
 
 
-@pytest.mark.xfail(strict=False, reason="KNOWN DEFECT (recognition, issue 3 open): with phone-loop "
-                   "rejection PocketSphinx rejects about half of espeak coach commands (false accepts 3-5 %)")
+@pytest.mark.xfail(strict=True, reason="KNOWN DEFECT (recognition, issue 3 open): PocketSphinx's model "
+                   "fits espeak's one-word commands so badly that the rejection turns most away (coach: "
+                   "48 % correct, false accepts 1.5 %; BENCHMARKS.md)")
 def test_recognize_intents_in_coach_context(wavs):
     r = run("recognize", "--context", "coach", "--engine", "pocketsphinx",
             str(wavs["pause"]), str(wavs["stop"]), str(wavs["oog"]))

@@ -67,7 +67,7 @@ def test_every_answer_sequence_of_the_four_checks():
         asked = []
         for i, (cid, said) in enumerate(zip(CHECKS, combo)):
             # ask precedes listen, and the question asked is the next check
-            assert actions[-1] == Listen("yes_no", timeout=10.0)
+            assert actions[-1] == Listen("yes_no", timeout=10.0, prompted=True)
             asks = [a for a in actions if isinstance(a, Ask)]
             assert asks == [Ask(cid)] and actions.index(asks[0]) < len(actions) - 1
             asked.append(cid)
@@ -106,7 +106,7 @@ def test_every_answer_sequence_of_the_neurological_recheck():
     def explore(check: PainCheck, actions: list) -> None:
         if not check.finished:
             asks = [a for a in actions if isinstance(a, Ask)]
-            assert asks and actions[-1] == Listen("yes_no", timeout=10.0)
+            assert asks and actions[-1] == Listen("yes_no", timeout=10.0, prompted=True)
             assert asks[-1].question_id in NEURO_RECHECK
             for said in TURNS.values():
                 child = fork(check)
@@ -143,7 +143,7 @@ def test_commands_during_the_check():
     check = PainCheck(prompts())
     check.start(0.0)
     again = check.handle(Utterance("repeat"))
-    assert Ask("pain_sharp") in again and again[-1] == Listen("yes_no", timeout=10.0)
+    assert Ask("pain_sharp") in again and again[-1] == Listen("yes_no", timeout=10.0, prompted=True)
     explained = check.handle(Utterance("explain"))
     assert explained[0].prompt == "paincheck_help" and Ask("pain_sharp") in explained
     waiting = check.handle(Utterance("pause"))
@@ -211,12 +211,13 @@ def person_reporting_pain(complaint: str, check_answers: dict[str, str], rating:
     def answer(lines, listen):
         last_ask = next((o["question_id"] for o in reversed(lines) if o["type"] == "ask"), None)
         ctx = listen["context"]
+        before = [o for o in lines[:-1] if o["type"] != "cue"][-1]   # the earcon sits before the listen
         if ctx == "menu":
             return "back pain relief"
         if ctx == "number":
             return rating if state["complained"] else "3"
-        if ctx == "yes_no" and last_ask in CHECKS and lines[-2]["type"] == "say" and \
-                lines[-2]["prompt"].startswith("paincheck_"):
+        if ctx == "yes_no" and last_ask in CHECKS and before["type"] == "say" and \
+                before["prompt"].startswith("paincheck_"):
             return check_answers.get(last_ask, "no")
         if ctx == "coach":
             if not state["complained"] and any(o["type"] == "timer" for o in lines):

@@ -98,7 +98,7 @@ class Explorer:
 
     # ------------------------------------------------------------ driving
     def run(self) -> int:
-        assert self.start_actions[-1] == Listen(PAIN_SITE, timeout=LISTEN_TIMEOUT)
+        assert self.start_actions[-1] == Listen(PAIN_SITE, timeout=LISTEN_TIMEOUT, prompted=True)
         assert Ask(PAIN_SITE) in self.start_actions
         self.paths = self.visit(Said(), self.initial)
         return self.paths
@@ -290,14 +290,19 @@ class Explorer:
         if kind in self.commands_checked:
             return
         self.commands_checked.add(kind)
-        for intent in ("explain", "repeat", "help"):
+        # "where am I" and the session-wide settings are never an answer and never an unclear try
+        for intent in ("explain", "repeat", "help", "where", "louder", "quieter", "more_detail", "less_detail"):
             s.restore(snap)
             actions = s.handle(Utterance(intent))
             assert s.snapshot() == snap, f"{intent} changes nothing but repeats the question"
             assert actions[-1].__class__ is Listen and Ask(p) in actions
+            assert actions[-1].prompted and actions[-1].timeout == LISTEN_TIMEOUT
             if intent == "explain":
                 first = actions[0]
                 assert isinstance(first, Say) and "explain" in first.prompt
+            if intent == "where":
+                first = actions[0]
+                assert isinstance(first, Say) and first.prompt.startswith("screener_where")
         # pause waits without a timeout; silence while paused does not count; resume asks again
         s.restore(snap)
         paused = s.handle(Utterance("pause"))
@@ -442,7 +447,7 @@ def test_unclear_is_asked_again_in_other_words_then_counts_as_unknown():
 def test_silence_is_re_asked_calmly_and_never_an_answer():
     s, actions = run([SILENCE])
     assert "screener_silence" in prompts_of(actions) and s.answers == {}
-    assert actions[-1] == Listen("yes_no", timeout=LISTEN_TIMEOUT)
+    assert actions[-1] == Listen("yes_no", timeout=LISTEN_TIMEOUT, prompted=True)
     s.handle(NO)
     assert s.answers == {"saddle_numbness": "no"}
 
@@ -503,7 +508,7 @@ def test_explain_gives_the_questions_explanation():
     s, actions = run([Utterance("explain")])
     q = QS.get("saddle_numbness")
     assert q.explain in [a.text for a in actions if isinstance(a, Say)]
-    assert actions[-3:] == [Ask(q.id), Say(q.text, prompt=f"screener/{q.id}"), Listen("yes_no", timeout=LISTEN_TIMEOUT)]
+    assert actions[-3:] == [Ask(q.id), Say(q.text, prompt=f"screener/{q.id}"), Listen("yes_no", timeout=LISTEN_TIMEOUT, prompted=True)]
 
 
 def test_stop_during_the_questions_never_allows_exercise():

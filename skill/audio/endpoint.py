@@ -9,11 +9,15 @@ or traffic but not the speech itself. An utterance starts after `min_speech` of 
 (with `pre_roll` of audio before it, so the first consonant is not cut) and ends after
 `trailing_silence` without speech.
 
-Why trailing_silence = 0.5 s: the answers are one to three words. Within a fluent short
-answer the gaps are stop closures (< 0.15 s) and brief word gaps (< 0.3 s), so 0.5 s does
-not split "twenty five" or "I don't know"; anything longer only delays the reply, and the
-coach's reply starts about 0.5 s + recognition time after the person stops talking
-(recognition of a short grammar is tens of milliseconds, see BENCHMARKS.md).
+Why trailing_silence = 0.3 s: the reply cannot start before the endpointer decides, so this
+wait is most of the turn latency (target: median 400 ms from the end of speech to the first
+word of the reply; BENCHMARKS.md section 2). The answers are one to three words; fluent gaps
+inside them are stop closures and word gaps under 0.15 s. Measured with sox-spliced pauses
+inside "about a five", "take a break", "seven out of ten", "no thank you", "keep going",
+"i'm ready", "yes please" (tests/test_endpoint.py): with 0.3 s every answer with a pause of
+up to 0.3 s stays one utterance, 0.35 s splits it (0.25 s would split at 0.3 s; the old 0.5 s
+cost 200 ms on every turn). A split answer is not lost: its first part is recognised alone
+("no", "seven") or rejected, and the person is asked again.
 
 Continuous noise cannot make an endless utterance: after `max_utterance` the utterance is
 cut (reason "max_length") and the floor jumps to the level just heard, so steady noise stops
@@ -32,7 +36,7 @@ SILENCE_DB = -100.0
 @dataclass(frozen=True)
 class EndpointConfig:
     frame_seconds: float = 0.02
-    trailing_silence: float = 0.5
+    trailing_silence: float = 0.3   # see the module doc: the turn-latency trade-off
     min_speech: float = 0.1
     pre_roll: float = 0.3
     max_utterance: float = 6.0

@@ -21,6 +21,7 @@ Workarounds for pyttsx3 2.99 on Linux (see DEVELOPERS.md):
 """
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import time
@@ -32,7 +33,10 @@ import numpy as np
 from ..clock import Clock, SystemClock
 from .capture import AudioError, load_sounddevice, resample, to_int16
 from .ears import HalfDuplexGate
+from .earcons import DEFAULT_LEVEL, apply_gain, clamp_level, earcon, level_gain
 from .sources import read_wav
+
+log = logging.getLogger(__name__)
 
 DEFAULT_WPM = 170          # espeak-ng's own default is 175; a touch slower for exercising
 MIN_WPM, MAX_WPM = 80, 400
@@ -166,10 +170,19 @@ class Synthesizer:
 class _RateMixin:
     synth: Synthesizer
     base_wpm: int
+    volume: int = DEFAULT_LEVEL
 
     def set_rate(self, factor: float) -> None:
         """Speaking rate as a factor of the starting rate (clamped to 80..400 words/min)."""
         self.synth.set_wpm(self.base_wpm * float(factor))
+
+    def set_volume(self, level: int) -> None:
+        """Smart-speaker volume 1..10 (earcons.level_gain_db): speech and earcons alike."""
+        self.volume = clamp_level(level)
+
+    @property
+    def gain(self) -> float:
+        return level_gain(self.volume)
 
 
 class PyttsxMouth(_RateMixin):
@@ -177,15 +190,17 @@ class PyttsxMouth(_RateMixin):
 
     def __init__(self, voice: str | None = None, wpm: int = DEFAULT_WPM,
                  output_device: str | int | None = None, clock: Clock | None = None,
-                 gate: HalfDuplexGate | None = None) -> None:
+                 gate: HalfDuplexGate | None = None, volume: int = DEFAULT_LEVEL) -> None:
         self.sd = load_sounddevice()
         self.output_device = output_device
+        self.volume = clamp_level(volume)
         self._check_output()
         self.synth = Synthesizer(voice, wpm)
         self.base_wpm = self.synth.wpm
         self.clock = clock or SystemClock()
         self.gate = gate
         self.spoken: list[tuple[float, float, str]] = []   # (start, end, text) on the clock
+        self.cues: list[tuple[float, float, str]] = []     # (start, end, earcon) on the clock
 
     def _check_output(self) -> None:
         try:
@@ -196,18 +211,33 @@ class PyttsxMouth(_RateMixin):
 
     def say(self, text: str) -> None:
         pcm, rate = self.synth.synthesize(text)
+        start, end = self._play_gated(apply_gain(pcm, self.gain), rate)
+        self.spoken.append((start, end, text))
+
+    def cue(self, name: str) -> None:
+        """Play an earcon ("listen" or "done"); the microphone stays deaf while it sounds."""
+        rate = self._out_rate
+        try:
+            start, end = self._play_gated(earcon(name, rate, self.gain), rate)
+        except TtsError as exc:
+            # a missed tone loses nothing (the prompt was spoken); the next say() reports a dead speaker
+            log.warning("earcon %r not played: %s", name, exc)
+            return
+        self.cues.append((start, end, name))
+
+    def _play_gated(self, pcm: np.ndarray, rate: int) -> tuple[float, float]:
         if self.gate is not None:
             self.gate.speaking()
         start = self.clock.now()
         try:
             self._play(pcm, rate)
         finally:
-            # on a virtual/audio clock, speaking takes as long as the audio lasts
+            # on a virtual/audio clock, playing takes as long as the audio lasts
             self.clock.sleep_until(start + pcm.size / rate)
             end = self.clock.now()
             if self.gate is not None:
                 self.gate.done_speaking(end)
-            self.spoken.append((start, end, text))
+        return start, end
 
     def _play(self, pcm: np.ndarray, rate: int) -> None:
         errors = []
@@ -246,8 +276,9 @@ class WavOutMouth(_RateMixin):
 
     def __init__(self, path: str | Path, clock: Clock, voice: str | None = None,
                  wpm: int = DEFAULT_WPM, gate: HalfDuplexGate | None = None,
-                 sample_rate: int = 22050) -> None:
+                 sample_rate: int = 22050, volume: int = DEFAULT_LEVEL) -> None:
         self.path = Path(path)
+        self.volume = clamp_level(volume)
         self.clock = clock
         self.gate = gate
         self.synth = Synthesizer(voice, wpm)
@@ -255,6 +286,7 @@ class WavOutMouth(_RateMixin):
         self.rate = sample_rate
         self.origin = clock.now()
         self.spoken: list[tuple[float, float, str]] = []
+        self.cues: list[tuple[float, float, str]] = []
         try:
             self._wav = wave.open(str(self.path), "wb")
         except OSError as exc:
@@ -268,6 +300,14 @@ class WavOutMouth(_RateMixin):
         pcm, rate = self.synth.synthesize(text)
         if rate != self.rate:
             pcm = to_int16(resample(pcm, rate, self.rate))
+        start, end = self._write_at_now(apply_gain(pcm, self.gain))
+        self.spoken.append((start, end, text))
+
+    def cue(self, name: str) -> None:
+        start, end = self._write_at_now(earcon(name, self.rate, self.gain))
+        self.cues.append((start, end, name))
+
+    def _write_at_now(self, pcm: np.ndarray) -> tuple[float, float]:
         if self.gate is not None:
             self.gate.speaking()
         start = self.clock.now()
@@ -282,7 +322,7 @@ class WavOutMouth(_RateMixin):
         end = self.clock.now()
         if self.gate is not None:
             self.gate.done_speaking(end)
-        self.spoken.append((start, end, text))
+        return start, end
 
     def close(self) -> None:
         if self._wav is not None:

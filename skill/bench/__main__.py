@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import engines as bench_engines
 
-SUITES = ("accuracy", "cost", "footprint", "latency")
+SUITES = ("accuracy", "cost", "footprint", "latency", "wake")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -74,8 +74,18 @@ def print_footprint(res: dict) -> None:
     for key, r in res.items():
         if key == "disk":
             continue
-        if "skipped" in r:
+        if key.startswith("components:"):
+            if isinstance(r, list):
+                print(f"{key} (RSS after each step, seconds since start): "
+                      + ", ".join(f"{name} {mb} MB @{t} s" for name, mb, t in r))
+            else:
+                print(f"{key}: failed: {r}")
+        elif "skipped" in r:
             print(f"{key:22s} skipped: {r['skipped']}")
+        elif key.startswith("voice:"):
+            print(f"{key:22s} peak RSS {r['peak_rss_mb']} MB  start -> first say {r['start_to_first_say_event_seconds']} s"
+                  f"  -> first audible word {r['start_to_first_audible_seconds']} s  ({r['turns']} turns, "
+                  f"{r['understood']} understood)")
         else:
             print(f"{key:22s} peak RSS {r['peak_rss_mb']:6.1f} MB  wall {r['wall_seconds']:6.2f} s  "
                   f"first output {r['first_line_seconds']} s  exit {r['exit']}")
@@ -89,10 +99,18 @@ def print_latency(res: dict) -> None:
     if "skipped" in res:
         print(f"skipped: {res['skipped']}")
         return
-    for key in ("total", "endpointing", "recognition", "dialog", "synthesis", "audio_io"):
+    print(f"{res['engine']}: {res['turns_measured']} turns measured of {res['answered']} answers "
+          f"({res['recognised_non_empty']} recognised; one-to-one with the assistant's utterances: "
+          f"{res['matched_one_to_one']}); trailing silence {res['endpoint']['trailing_silence']} s")
+    for key in ("total", "to_first_word", "endpointing", "recognition", "recognition_cpu", "cue", "dialog",
+                "synthesis", "audio_io"):
         s = res["summary"].get(key)
         if s:
-            print(f"{key:12s} median {s['median_ms']:7.0f} ms   p95 {s['p95_ms']:7.0f} ms   (n={s['n']})")
+            print(f"{key:13s} median {s['median_ms']:7.0f} ms   p95 {s['p95_ms']:7.0f} ms   (n={s['n']})")
+    sweep = res.get("endpoint_sweep", {})
+    for key, row in sweep.get("table", {}).items():
+        print(f"  {key:30s} one utterance {row['one_utterance']}/{row['answers']}, recognised whole and "
+              f"accepted {row['recognised_and_accepted']}/{row['answers']}")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -124,7 +142,7 @@ def main(args: argparse.Namespace) -> int:
             print(f"Unknown context(s): {', '.join(sorted(bad))}.", file=sys.stderr)
             return 2
     evalset = None
-    if {"accuracy", "cost", "footprint", "latency"} & set(only):
+    if {"accuracy", "cost"} & set(only):   # footprint and latency make their own audio
         print(f"evaluation set ({'quick' if args.quick else 'full'}) in {out_dir / 'evalset'} ...")
         evalset = E.build(assets.matcher, out_dir / "evalset", plan, log=print)
         report["evalset"] = {"root": str(evalset.root), "sampling": evalset.sampling, "counts": E.summary(evalset)}
@@ -155,6 +173,10 @@ def main(args: argparse.Namespace) -> int:
         report["latency"] = latency.run(specs, evalset, turns=args.turns or (4 if args.quick else 36),
                                         out_dir=out_dir)
         print_latency(report["latency"])
+    if "wake" in only:
+        from . import wake
+        report["wake"] = wake.run(out_dir, quick=args.quick)
+        wake.print_wake(report["wake"])
     report["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     name = ("bench-quick.json" if args.quick else "bench.json" if set(only) == set(SUITES)
             else f"bench-{'-'.join(only)}.json")

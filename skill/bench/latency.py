@@ -1,44 +1,72 @@
 """Turn latency through the real audio stack: end of the person's speech -> first audible reply.
 
-Plan (runs when the voice runtime, skill/voice.py, is installed): a private PulseAudio daemon
-with the virtual devices (scripts/pulse-virtual-devices.sh with COACH_PULSE_DIR of our own, so
-other users of the shared daemon are not disturbed); the assistant in voice mode on coach_mic /
-coach_speaker; the person's answers played with paplay; coach_speaker.monitor recorded with
-parecord. End of speech and reply onset are both read off recordings; the breakdown
-(endpointing wait, recognition, dialog, synthesis start) comes from timestamps taken inside
-the assistant process by a wrapper (no product file is changed for the benchmark).
+Setup (skill/bench/stage.py): a private PulseAudio daemon whose stereo null sink `room`
+carries the person on its left channel and the coach on its right; the microphone is the
+left channel. The assistant runs in voice mode in a child process (`python -m
+skill.bench.latency --child`): the product's own session, edges and Runtime
+(cli.prepare_session, voice.make_voice_edges, cli.run_dialog), with wrappers installed on
+the instances only to stamp time.monotonic() (no product file changed for measurement).
 
-Until the voice runtime exists this suite reports itself as skipped, saying why.
+The person (espeak-ng, 150 wpm, with a faint room hiss) answers each time the event log shows
+the coach listening, 0.6 s later, with short answers: the red-flag screener's questions
+(no / no thank you / no I don't) interleaved with "say that again" / "come again" (which
+repeat the question, so one session gives many turns), then the menu, a pain score, and
+repeats of the coach's instruction.
+
+Per turn, from the ONE stereo recording of room.monitor (so no clocks to align):
+  total = first coach sample above -50 dBFS after the person's speech
+          - end of the person's speech (last 10 ms frame above -45 dBFS; the hiss is -61)
+  When the mouth has earcons, that first sound is the "done" tone the runtime plays before
+  dispatching; to_first_word adds the tone, dialog and synthesis to it (same output path).
+Breakdown, from the child's stamps (differences on one clock):
+  endpointing = SpeechEnd emitted - capture time of the last speech sample (PortAudio block stamp)
+  recognition = recogniser.finish() wall time (recognition_cpu: its thread CPU time, which
+                the machine's load does not inflate);  cue = the "done" tone's playback
+  dialog      = finish -> first say() (less the cue);  synthesis = say() -> audio ready
+  audio_io    = total - the parts before the first sound: capture buffering before the
+                PortAudio callback, and output stream open + buffering until the sink.
+Also `endpoint_sweep`: answers with real pauses inside (espeak-ng parts joined by sox) through
+the endpointer and the real recogniser, for several trailing-silence settings.
 """
 from __future__ import annotations
 
-import importlib.util
-import shutil
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 
-from .evalset import PAD_SECONDS, RATE, speak, read_pcm, write_pcm
+ROOT = Path(__file__).resolve().parents[2]
+ANSWER_DELAY = 0.6          # after the coach starts listening (its half-duplex tail is 0.3 s)
+USER_DB, COACH_DB = -45.0, -50.0
+# short answers, by listen context, used in turn (repeats keep the dialog where it is)
+ANSWERS = {
+    "yes_no": ("no thank you", "say that again", "no", "come again", "no i don't", "say that again"),
+    "pain_site": ("both of them", "say that again"),
+    "menu": ("back pain relief", ),
+    "number": ("about a three", "three out of ten"),
+    "coach": ("say that again", "come again"),
+}
 
 
 def missing_prerequisites() -> list[str]:
-    missing = []
-    if importlib.util.find_spec("skill.voice") is None:
-        missing.append("the voice runtime skill/voice.py (make_voice_edges) is not in the tree yet")
+    from .stage import missing_tools
+    missing = missing_tools()
     try:
-        importlib.util.find_spec("skill.recognition.engines") or missing.append(
-            "skill/recognition/engines.py (open_recognizer) is not in the tree yet")
-    except ImportError:
-        missing.append("skill/recognition/engines.py is not importable")
-    for tool in ("pulseaudio", "pactl", "paplay", "parecord"):
-        if shutil.which(tool) is None:
-            missing.append(f"{tool} is not installed")
+        import sounddevice  # noqa: F401
+    except (ImportError, OSError) as exc:
+        missing.append(f"sounddevice/PortAudio unavailable: {exc}")
     return missing
 
 
 def make_script_wav(path: Path, answers: tuple[str, ...] = ("back pain relief", "three", "next", "stop", "yes"),
                     gap: float = 6.0) -> Path:
-    """A recording standing in for the microphone: spoken answers separated by silence."""
+    """Kept for callers of the old plan: spoken answers separated by silence."""
+    from .evalset import RATE, read_pcm, speak, write_pcm
     if path.exists():
         return path
     parts = [np.zeros(int(gap * RATE), dtype=np.int16)]
@@ -51,9 +79,367 @@ def make_script_wav(path: Path, answers: tuple[str, ...] = ("back pain relief", 
     return path
 
 
-def run(specs, evalset, turns: int = 36, out_dir: Path | None = None) -> dict:
+# ------------------------------------------------------------------ the assistant (child)
+def install_stamps(ears, mouth, out) -> None:  # noqa: ANN001
+    """Wrap the edges' instances to write one JSON line per utterance with monotonic stamps."""
+    rec, ep, source = ears.recognizer, ears.endpointer, ears.source
+    rate = source.sample_rate
+    state: dict = {"block_t": None, "turn": None}
+
+    read = source.read
+
+    def stamped_read(timeout):  # noqa: ANN001, ANN202
+        block = read(timeout)
+        if block is not None:
+            state["block_t"] = block.t
+        return block
+
+    process = ep.process
+
+    def stamped_process(samples):  # noqa: ANN001, ANN202
+        # offsets count samples consumed (ep._fed); this block's first sample comes after
+        # the samples still pending from the last call
+        before = ep._fed + ep._pending.size
+        events = process(samples)
+        for ev in events:
+            if type(ev).__name__ == "SpeechEnd":
+                pos = ev.offset - before          # negative: the speech ended in an earlier block
+                t_last = state["block_t"] + pos / rate if state["block_t"] is not None else None
+                state["turn"] = {"speech_end": t_last, "endpoint": time.monotonic(), "reason": ev.reason}
+        return events
+
+    finish = rec.finish
+
+    def stamped_finish():  # noqa: ANN202
+        t0, cpu0 = time.monotonic(), time.thread_time()
+        hyp = finish()
+        cpu = time.thread_time() - cpu0     # the engine decodes in this thread: its own work
+        turn = state["turn"] or {"speech_end": None, "endpoint": t0, "reason": "?"}
+        turn.update(finish_start=t0, finish_end=time.monotonic(), finish_cpu=cpu, text=hyp.text,
+                    confidence=hyp.confidence, say=None)
+        state["turn"] = None
+        state["open"] = turn
+        return hyp
+
+    say = mouth.say
+
+    def stamped_say(text):  # noqa: ANN001, ANN202
+        turn = state.pop("open", None)
+        if turn is not None:
+            turn["say"] = time.monotonic()
+            turn["say_text"] = text
+            state["synth_for"] = turn
+        return say(text)
+
+    cue = getattr(mouth, "cue", None)
+    if cue is not None:
+        def stamped_cue(name):  # noqa: ANN001, ANN202
+            # the "done" earcon plays after recognition, before the dialog: the first sound
+            turn = state.get("open")
+            if turn is not None and name == "done":
+                turn["cue_start"] = time.monotonic()
+            result = cue(name)
+            if turn is not None and name == "done":
+                turn["cue_end"] = time.monotonic()
+            return result
+        mouth.cue = stamped_cue
+
+    synth = getattr(mouth, "synth", None)
+    if synth is not None and hasattr(synth, "synthesize"):
+        synthesize = synth.synthesize
+
+        def stamped_synthesize(text):  # noqa: ANN001, ANN202
+            result = synthesize(text)
+            turn = state.pop("synth_for", None)
+            if turn is not None:
+                turn["synth_end"] = time.monotonic()
+                out.write(json.dumps(turn) + "\n")
+                out.flush()
+            return result
+        synth.synthesize = stamped_synthesize
+    source.read = stamped_read
+    ep.process = stamped_process
+    rec.finish = stamped_finish
+    mouth.say = stamped_say
+
+
+def child_main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--timings", required=True)
+    a, session = p.parse_known_args(argv)
+    from ..cli import build_parser, load_assets, prepare_session, run_dialog
+    from ..voice import make_voice_edges
+    args = build_parser().parse_args(session)
+    assets = load_assets(args.dialogs, args.seed)
+    plan = prepare_session(args, assets)
+    ears, mouth, clock, threshold = make_voice_edges(args, assets)
+    with open(a.timings, "a", encoding="utf-8") as out:
+        install_stamps(ears, mouth, out)
+        try:
+            run_dialog(args, assets, plan.make_dialog, plan.listeners, edges=(ears, mouth, clock, threshold))
+        finally:
+            plan.close()
+            ears.close()
+            mouth.close()
+    return 0
+
+
+# ------------------------------------------------------------------ the driver
+def converse(stage, cmd: list[str], events_path: Path, turns: int, log=print,  # noqa: ANN001, ARG001
+             timeout: float = 600.0) -> dict:
+    """Run `cmd` (the assistant) on the stage and answer it `turns` times; record the room."""
+    from .stage import EventTail, RoomRecorder, UserVoice, end_process
+    recorder = RoomRecorder(stage.env)
+    voice = UserVoice(stage.env)
+    time.sleep(0.5)
+    t_start = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=stage.env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    tail = EventTail(events_path)
+    answered: list[dict] = []
+    counters: dict[str, int] = {}
+    seen_listens = 0
+    peak_kb = None
+    deadline = t_start + timeout
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            peak_kb = _vm_hwm(proc.pid) or peak_kb
+            listens = [e for e in tail.events if e.get("type") == "listen"]
+            if len(answered) >= turns and len(listens) > seen_listens:
+                break          # the last answer has been replied to
+            if len(listens) > seen_listens:
+                seen_listens = len(listens)
+                ctx = listens[-1].get("context", "yes_no")
+                options = ANSWERS.get(ctx, ANSWERS["coach"])
+                k = counters.get(ctx, 0)
+                counters[ctx] = k + 1
+                text = options[k % len(options)]
+                time.sleep(ANSWER_DELAY)
+                if len(answered) < turns:
+                    done = voice.say(text)
+                    done.wait(15)
+                    answered.append({"text": text, "context": ctx})
+            time.sleep(0.01)
+    finally:
+        peak_kb = _vm_hwm(proc.pid) or peak_kb
+        time.sleep(1.0)                      # let the last reply's onset reach the recording
+        end_process(proc)
+        voice.close()
+        tail.close()
+        audio = recorder.stop()
+    err = proc.stderr.read().decode("utf-8", "replace")[-600:] if proc.stderr else ""
+    return {"answered": answered, "events": tail.events, "audio": audio, "t_start": t_start,
+            "recorder": recorder, "peak_rss_mb": round(peak_kb / 1024, 1) if peak_kb else None,
+            "exit": proc.returncode, "stderr_tail": err}
+
+
+def _vm_hwm(pid: int) -> int | None:
+    """Peak resident set (kB) of a running process, from the kernel's own high-water mark."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def first_word_seconds(audio: np.ndarray, recorder, t_start: float) -> float | None:  # noqa: ANN001
+    from .stage import frame_levels
+    lv = frame_levels(audio[:, 1])
+    idx = np.flatnonzero(lv > COACH_DB)
+    if idx.size == 0 or recorder.start_bound == float("inf"):
+        return None
+    return round(recorder.time_of(idx[0] * 0.01) - t_start, 3)
+
+
+def turns_from_audio(audio: np.ndarray) -> list[dict]:
+    """Each of the person's utterances, and the coach's first sound after it."""
+    from .stage import frame_levels, segments
+    user = segments(frame_levels(audio[:, 0]) > USER_DB)
+    coach_active = frame_levels(audio[:, 1]) > COACH_DB
+    out = []
+    for i, (start, end) in enumerate(user):
+        nxt = user[i + 1][0] if i + 1 < len(user) else len(coach_active) * 0.01
+        a, b = int(round(end / 0.01)), int(round(nxt / 0.01))
+        onset = np.flatnonzero(coach_active[a:b])
+        overlap = bool(coach_active[int(start / 0.01):a].any())
+        out.append({"user_start": round(float(start), 3), "user_end": round(float(end), 3),
+                    "reply_onset": round(float(a + onset[0]) * 0.01, 3) if onset.size else None,
+                    "coach_during_speech": overlap})
+    return out
+
+
+def _stats(xs: list[float]) -> dict | None:
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return None
+    a = np.asarray(xs) * 1000
+    return {"n": len(xs), "median_ms": round(float(np.median(a)), 1),
+            "p95_ms": round(float(np.percentile(a, 95)), 1), "max_ms": round(float(a.max()), 1)}
+
+
+def analyse(audio: np.ndarray, timings: list[dict], answered: list[dict]) -> dict:
+    turns = turns_from_audio(audio)
+    rows = []
+    # k-th utterance in the room <-> k-th utterance the assistant finished (checked by count)
+    for k, t in enumerate(turns):
+        row = dict(t)
+        if t["reply_onset"] is not None:
+            row["total"] = round(t["reply_onset"] - t["user_end"], 4)
+        if k < len(timings):
+            s = timings[k]
+            row.update(heard=s.get("text"), said=s.get("say_text"), reason=s.get("reason"))
+            if s.get("speech_end") is not None:
+                row["endpointing"] = round(s["endpoint"] - s["speech_end"], 4)
+            row["recognition"] = round(s["finish_end"] - s["finish_start"], 4)
+            row["recognition_cpu"] = round(s.get("finish_cpu", 0.0), 4)
+            if s.get("cue_start") is not None:
+                # an earcon came first: the recorded onset is the tone; the words follow it
+                row["cue"] = round(s["cue_end"] - s["cue_start"], 4)
+            if s.get("say") is not None:
+                row["dialog"] = round(s["say"] - s["finish_end"] - row.get("cue", 0.0), 4)
+                if s.get("synth_end") is not None:
+                    row["synthesis"] = round(s["synth_end"] - s["say"], 4)
+            parts = [row.get(x) for x in ("endpointing", "recognition", "dialog", "synthesis")]
+            if "total" in row and None not in parts:
+                if "cue" in row:
+                    # total is to the tone; the words start after the cue, dialog and synthesis
+                    first = row["total"] - (row["endpointing"] + row["recognition"])
+                    row["audio_io"] = round(first, 4)
+                    row["to_first_word"] = round(row["total"] + row["cue"] + row["dialog"] + row["synthesis"], 4)
+                else:
+                    row["audio_io"] = round(row["total"] - sum(parts), 4)
+                    row["to_first_word"] = row["total"]
+        if k < len(answered):
+            row["said_by_person"] = answered[k]["text"]
+        rows.append(row)
+    valid = [r for r in rows if "total" in r and not r["coach_during_speech"]]
+    summary = {key: _stats([r.get(key) for r in valid])
+               for key in ("total", "to_first_word", "endpointing", "recognition", "recognition_cpu", "cue", "dialog",
+                           "synthesis", "audio_io")}
+    understood = sum(1 for r in rows if r.get("heard"))
+    return {"summary": summary, "turns_measured": len(valid), "utterances_in_room": len(turns),
+            "utterances_finished_by_assistant": len(timings), "recognised_non_empty": understood,
+            "matched_one_to_one": len(turns) == len(timings), "rows": rows}
+
+
+# ------------------------------------------------------------------ endpointing trade-off
+SWEEP_ANSWERS = ((("about a", "five"), "number", "about a five"), (("take a", "break"), "coach", "take a break"),
+                 (("seven", "out of ten"), "number", "seven out of ten"), (("no", "thank you"), "yes_no", "no thank you"),
+                 (("keep", "going"), "coach", "keep going"), (("i'm", "ready"), "coach", "i'm ready"),
+                 (("yes", "please"), "yes_no", "yes please"))
+
+
+def _spliced(parts: tuple[str, ...], pause: float, work: Path) -> np.ndarray:
+    """The parts spoken by espeak-ng (150 wpm), trimmed, joined by sox with `pause` s of silence."""
+    import wave
+    cut = []
+    for i, text in enumerate(parts):
+        raw, trimmed = work / f"raw{i}.wav", work / f"part{i}.wav"
+        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(raw), text], check=True, capture_output=True)
+        subprocess.run(["sox", str(raw), "-r", "16000", str(trimmed), "silence", "1", "0.01", "0.5%", "reverse",
+                        "silence", "1", "0.01", "0.5%", "reverse"], check=True, capture_output=True)
+        cut.append(str(trimmed))
+    subprocess.run(["sox", cut[0], str(work / "first.wav"), "pad", "0.5", str(pause)], check=True, capture_output=True)
+    subprocess.run(["sox", str(work / "first.wav"), *cut[1:], str(work / "joined.wav"), "pad", "0", "1.0"],
+                   check=True, capture_output=True)
+    with wave.open(str(work / "joined.wav")) as w:
+        x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64)
+    x += np.random.default_rng(int(pause * 1000) + len(parts[0])).normal(0, 30, x.size)   # room hiss
+    return np.clip(np.round(x), -32768, 32767).astype(np.int16)
+
+
+def endpoint_sweep(spec, pauses=(0.1, 0.2, 0.3, 0.35, 0.5), settings=(0.25, 0.3, 0.35, 0.5)) -> dict:  # noqa: ANN001
+    """Answers with a real pause inside, through the endpointer (20 ms blocks, as the ears feed
+    it) and the real recogniser: per trailing-silence setting and pause, how many stay one
+    utterance, and how many are then recognised whole and accepted (confidence >= threshold)."""
+    import shutil
+    if shutil.which("sox") is None or shutil.which("espeak-ng") is None:
+        return {"skipped": "sox and espeak-ng are needed"}
+    from ..audio.endpoint import EndpointConfig, Endpointer, SpeechAudio, SpeechEnd, SpeechStart
+    from ..cli import DEFAULT_LOCALE_DIR, load_assets
+    from .engines import open_grammar_recognizer
+    from ..recognition.engines import rejection_threshold
+    assets = load_assets(DEFAULT_LOCALE_DIR)
+    rec = open_grammar_recognizer(spec)
+    threshold = rejection_threshold(rec)
+    work = Path(tempfile.mkdtemp(prefix="bench-endpoint-"))
+    table: dict = {}
+    for pause in pauses:
+        audios = [(_spliced(parts, pause, work), ctx, whole) for parts, ctx, whole in SWEEP_ANSWERS]
+        for setting in settings:
+            whole_n = accepted = 0
+            for x, ctx, want in audios:
+                ep, hyps = Endpointer(16000, EndpointConfig(trailing_silence=setting)), []
+                for i in range(0, x.size, 320):
+                    for ev in ep.process(x[i:i + 320]):
+                        if isinstance(ev, SpeechStart):
+                            rec.begin(assets.matcher.phrases(ctx))
+                            rec.feed(ev.audio.astype("<i2").tobytes())
+                        elif isinstance(ev, SpeechAudio):
+                            rec.feed(ev.audio.astype("<i2").tobytes())
+                        elif isinstance(ev, SpeechEnd):
+                            hyps.append(rec.finish())
+                whole_n += len(hyps) == 1
+                accepted += len(hyps) == 1 and hyps[0].text == want and (hyps[0].confidence or 0) >= threshold
+            table[f"trailing {setting} s / pause {pause} s"] = {"answers": len(audios), "one_utterance": whole_n,
+                                                               "recognised_and_accepted": accepted}
+    shutil.rmtree(work, ignore_errors=True)
+    return {"threshold": threshold, "answers": [a[2] for a in SWEEP_ANSWERS], "table": table}
+
+
+def run(specs, evalset=None, turns: int = 36, out_dir: Path | None = None, log=print,  # noqa: ANN001
+        sweep: bool = True) -> dict:
     missing = missing_prerequisites()
     if missing:
         return {"skipped": "; ".join(missing), "turns_wanted": turns}
-    return {"skipped": "the PulseAudio turn driver is not written yet (waiting on the voice runtime's "
-                       "interface)", "turns_wanted": turns}
+    from .stage import Stage
+    spec = next((s for s in specs if s.name == "pocketsphinx"), specs[0] if specs else None)
+    engine = spec.name if spec else "pocketsphinx"
+    work = Path(tempfile.mkdtemp(prefix="bench-latency-"))
+    stage = Stage()
+    try:
+        timings_path, events_path = work / "timings.jsonl", work / "events.jsonl"
+        cmd = [sys.executable, "-m", "skill.bench.latency", "--child", "--timings", str(timings_path),
+               "--engine", engine, "--seed", "1", "--data-dir", str(work / "data"), "--events", str(events_path)]
+        if spec is not None and spec.model:
+            cmd += ["--model", spec.model]
+        log(f"  latency[{engine}]: {turns} turns through PulseAudio (about {turns * 7} s)")
+        res = converse(stage, cmd, events_path, turns, log=log, timeout=60 + 20 * turns)
+    finally:
+        stage.close()
+    timings = [json.loads(line) for line in timings_path.read_text().splitlines() if line.strip()] \
+        if timings_path.exists() else []
+    import shutil
+    shutil.rmtree(work, ignore_errors=True)
+    out = analyse(res["audio"], timings, res["answered"])
+    if sweep and spec is not None:
+        log("  latency: endpointing trade-off (answers with pauses inside)")
+        out["endpoint_sweep"] = endpoint_sweep(spec)
+    out.update(engine=engine, turns_wanted=turns, answered=len(res["answered"]),
+               peak_rss_mb=res["peak_rss_mb"], stderr_tail=res["stderr_tail"] if not out["turns_measured"] else "",
+               endpoint=_endpoint_setting(), method=__doc__.split("\n\n", 3)[2].strip())
+    if out_dir is not None:
+        import wave
+        wav = Path(out_dir) / f"latency-room-{engine}.wav"
+        with wave.open(str(wav), "wb") as w:
+            w.setnchannels(2)
+            w.setsampwidth(2)
+            w.setframerate(16000)
+            w.writeframes(res["audio"].astype("<i2").tobytes())
+        out["recording"] = str(wav)
+    return out
+
+
+def _endpoint_setting() -> dict:
+    from dataclasses import asdict
+    from ..audio.endpoint import EndpointConfig
+    return asdict(EndpointConfig())
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        sys.exit(child_main(sys.argv[2:]))
+    print("usage: run_assistant.py bench --only latency", file=sys.stderr)
+    sys.exit(2)

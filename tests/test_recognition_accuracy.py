@@ -1,0 +1,173 @@
+"""Issue 3: the PocketSphinx engine on real (made) speech — whole-utterance decoding,
+words the model's dictionary lacks, the WAV resampler, and strict rejection.
+
+Audio is made here with espeak-ng and sox (DEVELOPERS.md); the accuracy numbers at scale are
+in BENCHMARKS.md ("1. Command accuracy"); these tests pin the behaviour on a small set."""
+from __future__ import annotations
+
+import logging
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from skill.recognition.base import Hypothesis
+from skill.recognition.pocketsphinx_engine import (DEFAULT_PRONUNCIATIONS, REJECT_BELOW,
+                                                   PocketSphinxRecognizer, read_pronunciations)
+from skill.recognition.wavio import read_wav
+
+VOICES = [("en-us", 150), ("en-gb", 140), ("en-us+f3", 170)]
+# Everyday speech, none of it a command; not the benchmark's out-of-domain sentences.
+OUT_OF_DOMAIN = ["the weather is lovely today", "where did i leave my keys",
+                 "my sister is coming over", "i had pasta for dinner",
+                 "can you turn the radio on", "the bus was late again"]
+
+
+@pytest.fixture(scope="module")
+def assets():
+    from skill.cli import DEFAULT_LOCALE_DIR, load_assets
+    return load_assets(DEFAULT_LOCALE_DIR)
+
+
+@pytest.fixture(scope="module")
+def rec() -> PocketSphinxRecognizer:
+    return PocketSphinxRecognizer()
+
+
+def speak(text: str, voice: str, wpm: int, out: Path, snr_db: float | None = None) -> Path:
+    """espeak-ng at its own 22,050 Hz, padded; optionally pink noise at `snr_db` (speech RMS)."""
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(out), text], check=True)
+    padded = out.with_suffix(".pad.wav")
+    subprocess.run(["sox", "-q", str(out), str(padded), "pad", "0.3", "0.3"], check=True)
+    if snr_db is None:
+        return padded
+    with wave.open(str(padded)) as w:
+        rate, x = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(float)
+    # pink noise (1/f power), seeded: the same every run
+    spec = np.fft.rfft(np.random.default_rng(7).normal(size=x.size))
+    spec /= np.sqrt(np.maximum(np.fft.rfftfreq(x.size, 1 / rate), 20.0))
+    n = np.fft.irfft(spec, x.size)
+    core = x[int(0.3 * rate): x.size - int(0.3 * rate)]
+    n *= np.sqrt(np.mean(core ** 2)) / (np.sqrt(np.mean(n ** 2)) * 10 ** (snr_db / 20))
+    mixed = out.with_suffix(f".snr{snr_db:g}.wav")
+    with wave.open(str(mixed), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(rate)
+        w.writeframes(np.clip(np.round(x + n), -32768, 32767).astype("<i2").tobytes())
+    return mixed
+
+
+def decode(rec: PocketSphinxRecognizer, phrases: list[str], path: Path) -> Hypothesis:
+    pcm = read_wav(path, rec.sample_rate)
+    rec.begin(phrases)
+    for i in range(0, len(pcm), 3200):
+        rec.feed(pcm[i:i + 3200])
+    return rec.finish()
+
+
+def heard(assets, rec, context: str, path: Path) -> tuple[str, object]:
+    h = decode(rec, assets.matcher.phrases(context), path)
+    m = assets.matcher.match(h.text, context, h.confidence, REJECT_BELOW)
+    return m.intent, m.value
+
+
+# ---------------------------------------------------------------- vocabulary
+def test_every_word_of_every_context_is_in_the_dictionary(assets, rec):
+    # A word in neither the model's dictionary nor pronunciations.dict silently drops its
+    # phrases from the grammar: fail here instead, naming the word.
+    missing = {c: rec.missing_words(assets.matcher.phrases(c)) for c in assets.matcher.contexts()}
+    assert not any(missing.values()), f"add these to {DEFAULT_PRONUNCIATIONS}: {missing}"
+
+
+def test_pronunciations_fill_the_dictionary_gaps(rec):
+    words = dict(read_pronunciations(DEFAULT_PRONUNCIATIONS))
+    assert {"glute", "glutes", "unpause"} <= set(words)
+    bare = PocketSphinxRecognizer(pronunciations=None)
+    assert bare.missing_words(["glutes please"]) == ["glutes"]   # the model alone lacks it
+    assert rec.missing_words(["glutes please", "unpause"]) == []
+    assert {"glute", "glutes", "unpause"} <= set(rec.added_words)
+
+
+def test_a_malformed_pronunciation_file_is_reported_not_fatal(tmp_path, caplog):
+    bad = tmp_path / "p.dict"
+    bad.write_text("glutes\nwibble W IH B AH L\n")
+    with caplog.at_level(logging.WARNING):
+        r = PocketSphinxRecognizer(pronunciations=bad)
+    assert r.added_words == [] and "p.dict:1" in caplog.text
+    odd = tmp_path / "q.dict"
+    odd.write_text("# a phone the model does not have\nzorp ZZ AO R P\nwibble W IH B AH L\n")
+    with caplog.at_level(logging.WARNING):
+        r = PocketSphinxRecognizer(pronunciations=odd)
+    assert r.added_words == ["wibble"] and "zorp" in caplog.text
+    r2 = PocketSphinxRecognizer(pronunciations=tmp_path / "absent.dict")
+    assert r2.added_words == []
+
+
+def test_glutes_phrases_reach_the_grammar(assets, rec, tmp_path):
+    # Before pronunciations.dict these phrases were dropped from the menu grammar, so no
+    # audio could ever come out as them; now the decoder finds them in real speech.
+    texts = [decode(rec, assets.matcher.phrases("menu"), speak("the glutes", v, s, tmp_path / f"g_{v}.wav")).text
+             for v, s in VOICES]
+    assert any(t.split()[-1] in ("glute", "glutes") for t in texts if t), texts
+    for t in texts:  # whatever the confidence, the words map to the glute routine or nothing
+        m = assets.matcher.match(t, "menu")
+        assert m.intent in ("routine", "none") and m.value in ("glute_strength", None), (t, m)
+
+
+# ---------------------------------------------------------------- front end
+def test_wav_resampler_keeps_fricatives_and_stops_aliasing(tmp_path):
+    # /s/ and /f/ live at 4-8 kHz; the old linear resampler dulled them and let content
+    # above 8 kHz fold back into the band the recogniser uses.
+    rate, t = 22050, np.arange(22050) / 22050
+    for freq, lo, hi in ((5000, -1.0, 1.0), (10000, -200.0, -30.0)):
+        f = tmp_path / f"tone{freq}.wav"
+        with wave.open(str(f), "wb") as w:
+            w.setnchannels(1), w.setsampwidth(2), w.setframerate(rate)
+            w.writeframes((8000 * np.sin(2 * np.pi * freq * t)).astype("<i2").tobytes())
+        y = np.frombuffer(read_wav(f, 16000), "<i2").astype(float)[1000:-1000]
+        gain_db = 20 * np.log10(np.sqrt(np.mean(y ** 2)) / (8000 / np.sqrt(2)))
+        assert lo <= gain_db <= hi, (freq, gain_db)
+
+
+def test_commands_in_noise_are_decoded_as_a_whole_utterance(assets, rec, tmp_path):
+    # Whole-utterance cepstral normalisation: at 10 dB SNR the running estimate used before
+    # was still settling during a one-second command (evaluation set, before rejection:
+    # 64 % -> 82 % of commands decoded right). Decoded words, before the rejection step.
+    cases = [("coach", "repeat that"), ("coach", "take a break"), ("coach", "skip this one"),
+             ("coach", "that really hurts"), ("yes_no", "yes please"), ("number", "about a four")]
+    rows = [(text, decode(rec, assets.matcher.phrases(ctx),
+                          speak(text, v, s, tmp_path / f"n_{text[:8]}_{v}.wav", snr_db=10)).text)
+            for ctx, text in cases for v, s in VOICES[:2]]
+    assert sum(text == got for text, got in rows) >= 9, rows  # measured 12 of 12
+
+
+@pytest.fixture(scope="module")
+def one_word(assets, rec, tmp_path_factory) -> list[tuple[str, str, str, str]]:
+    d = tmp_path_factory.mktemp("one_word")
+    cases = {"yes_no": [("yes", "yes"), ("no", "no"), ("stop", "stop")],
+             "coach": [("pause", "pause"), ("next", "next"), ("stop", "stop"), ("repeat", "repeat")],
+             "menu": [("help", "help")]}
+    return [(ctx, text, intent, heard(assets, rec, ctx, speak(text, v, s, d / f"w_{text}_{v}.wav"))[0])
+            for ctx, words in cases.items() for text, intent in words for v, s in VOICES]
+
+
+def test_one_word_commands_are_never_taken_for_another_command(one_word):
+    wrong = [r for r in one_word if r[3] not in (r[2], "none")]
+    assert not wrong, wrong
+
+
+@pytest.mark.xfail(strict=True, reason="KNOWN DEFECT (issue 3/5 open): PocketSphinx's acoustic model "
+                   "fits espeak's one-word commands so badly (phone loop hears 'no' as UW OW, 'next' as "
+                   "UW D) that the rejection turns most of them away; see BENCHMARKS.md")
+def test_one_word_commands_are_mostly_accepted(one_word):
+    assert sum(r[3] == r[2] for r in one_word) >= 2 * len(one_word) // 3, one_word
+
+
+def test_out_of_domain_speech_is_not_understood_in_yes_no(assets, rec, tmp_path):
+    results = []
+    for i, text in enumerate(OUT_OF_DOMAIN):
+        v, s = VOICES[i % len(VOICES)]
+        results.append((text, heard(assets, rec, "yes_no", speak(text, v, s, tmp_path / f"o{i}.wav"))))
+    accepted = [r for r in results if r[1][0] != "none"]
+    assert not accepted, accepted
