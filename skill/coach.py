@@ -90,7 +90,7 @@ NOT_REPEATED = {"count", "hold_count", "sorry", "repeat_nothing", "still_going",
                 "where_paused_question"}
 
 PROMPTS_USED = sorted({
-    "welcome", "menu", "menu_reprompt", "menu_choice", "menu_option", "pain_before", "pain_reprompt",
+    "welcome", "menu", "menu_reprompt", "menu_choice", "menu_option", "pain_before", "pain_reprompt", "pain_noted",
     "pain_after", "pain_change_better", "pain_change_worse", "pain_change_same", "exercise_intro",
     "exercise_cautions", "ready", "ready_reprompt", "side_start", "set_start", "begin_reps",
     "count", "count_side", "keep_breathing", "set_done", "hold_start", "hold_halfway",
@@ -557,6 +557,8 @@ class CoachSession:
             return False
         self.pain_before = int(u.value)
         self._out.append(Record("pain", {"when": "before", "score": self.pain_before}))
+        # read back what was recorded: a recogniser can mishear a score with full confidence
+        self._say("pain_noted", score=count_word(self.pain_before))
         self.rated()
         return True
 

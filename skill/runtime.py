@@ -7,8 +7,11 @@ to an intent happens here, with the one matcher text and voice share.
 Earcons, so a person who cannot see knows when to speak: after a batch that says something
 and ends in a prompted Listen, `mouth.cue("listen")`; when speech is heard during a prompted
 Listen, `mouth.cue("done")` before it is dispatched. Re-listening to the same Listen after a
-timer tick (nothing said) gives no second cue. Both go to the event sink as `cue` objects,
-and to the mouth only when it has a `cue` method. The `listen` object itself is emitted
+timer tick (nothing said) gives no second cue. Voice ears (which have `on_speech_end`) get the
+"done" cue at the end of speech instead, started without waiting (`mouth.cue_async`), so the
+tone overlaps recognition; it then plays for a rejected answer too (the coach did stop
+listening). Both go to the event sink as `cue` objects, and to the mouth only when it has a
+`cue` method. The `listen` object itself is emitted
 after the "listen" cue, so a script answering on it never talks over the tone.
 """
 from __future__ import annotations
@@ -128,9 +131,10 @@ class Runtime:
             self.timers.start(SILENCE, self.clock.now() + listen.timeout)
         return listen
 
-    def _cue(self, name: str) -> None:
+    def _cue(self, name: str, wait: bool = True) -> None:
         self.sink.emit({"type": "cue", "cue": name})
-        cue = getattr(self.mouth, "cue", None)
+        cue = None if wait else getattr(self.mouth, "cue_async", None)
+        cue = cue or getattr(self.mouth, "cue", None)
         if cue is not None:
             cue(name)
 
@@ -145,14 +149,28 @@ class Runtime:
         nxt = self.timers.next_due()
         if nxt is not None and nxt[1] <= self.clock.now():
             return self._fire(*nxt)
-        heard = self.ears.hear(listen.context, nxt[1] if nxt else None)
+        early_cue = listen.prompted and hasattr(self.ears, "on_speech_end")
+        cued: list[bool] = []
+        if early_cue:
+            # voice ears call this the moment the endpointer closes the answer, so the "done"
+            # tone plays while the recogniser decodes instead of adding its length to the turn
+            def speech_ended() -> None:
+                if not cued:
+                    cued.append(True)
+                    self._cue("done", wait=False)
+            self.ears.on_speech_end = speech_ended
+        try:
+            heard = self.ears.hear(listen.context, nxt[1] if nxt else None)
+        finally:
+            if early_cue:
+                self.ears.on_speech_end = None
         if isinstance(heard, EndOfInput):
             return self.dialog.end_of_input(self.clock.now())
         if isinstance(heard, NothingHeard):
             if nxt is None:
                 return [listen]          # nothing will happen on its own: keep waiting
             return self._fire(*nxt)
-        if listen.prompted and heard.text.strip():
+        if listen.prompted and heard.text.strip() and not cued:
             self._cue("done")            # heard: stopped listening for the answer
         match = self.matcher.match(heard.text, listen.context, heard.confidence, self.min_confidence)
         event = Utterance(match.intent, match.value, heard.text, self.clock.now())

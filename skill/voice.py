@@ -8,15 +8,18 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Any
+from typing import Any, Iterable
 
 from .clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
 
-def _tell(mouth: Any, message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+def _tell(mouth: Any, message: str, service: bool = False) -> None:
+    if service:
+        log.warning("%s", message)   # serve: the log (journal) is the record, not stdout/stderr prints
+    else:
+        print(message, file=sys.stderr, flush=True)
     if mouth is not None:
         try:
             mouth.say(message)
@@ -33,7 +36,10 @@ def check_vocabulary(recognizer: Any, matcher: Any) -> list[str]:
     return missing
 
 
-def make_voice_edges(args: argparse.Namespace, assets: Any) -> tuple[Any, Any, Clock, float]:
+def make_voice_edges(args: argparse.Namespace, assets: Any,
+                     service: bool = False, extra_words: Iterable[str] = ()) -> tuple[Any, Any, Clock, float]:
+    """Ears, mouth, clock and rejection threshold. `service` (serve): messages are logged
+    instead of printed. `extra_words`: words recognised besides the contexts' (wake phrases)."""
     from .audio.capture import AudioError
     from .audio.ears import HalfDuplexGate, VoiceEars
     from .audio.sources import MicrophoneSource, WavFileSource
@@ -57,19 +63,25 @@ def make_voice_edges(args: argparse.Namespace, assets: Any) -> tuple[Any, Any, C
         if args.audio_out:
             mouth = WavOutMouth(args.audio_out, clock, voice=args.voice, wpm=wpm, gate=gate)
         else:
-            mouth = PyttsxMouth(voice=args.voice, wpm=wpm, clock=clock, gate=gate)
+            mouth = PyttsxMouth(voice=args.voice, wpm=wpm, clock=clock, gate=gate,
+                                output_device=getattr(args, "output_device", None))
     except AudioError as exc:
         raise StartupError(f"The coach cannot speak: {exc}") from None
 
     try:
-        recognizer, notice = open_recognizer(args.engine, args.model)
+        # the contexts' phrases: PocketSphinx loads only their words; a Vosk model that
+        # cannot recognise a whole context (another language) is replaced by PocketSphinx
+        phrase_sets = {ctx: assets.matcher.phrases(ctx) for ctx in assets.matcher.contexts()}
+        vocabulary = {w for ps in phrase_sets.values() for p in ps for w in p.split()} | set(extra_words)
+        recognizer, notice = open_recognizer(args.engine, args.model, vocabulary=vocabulary,
+                                             phrase_sets=phrase_sets)
     except EngineError as exc:
-        _tell(mouth, f"I can't listen: {exc}")
+        _tell(mouth, f"I can't listen: {exc}", service)
         raise StartupError(f"No speech recogniser could start: {exc}") from None
     if notice:
-        _tell(mouth, notice)   # once: which engine, and how to get the better one
+        _tell(mouth, notice, service)   # once: which engine, and how to get the better one
     missing = check_vocabulary(recognizer, assets.matcher)
-    if missing:
+    if missing and not service:   # (serve: check_vocabulary has logged it)
         print(f"Note: the {recognizer.name} model does not know these words, so phrases using them "
               f"cannot be recognised: {', '.join(missing)}", file=sys.stderr)
 
@@ -77,13 +89,13 @@ def make_voice_edges(args: argparse.Namespace, assets: Any) -> tuple[Any, Any, C
         try:
             source = MicrophoneSource(args.input_device, recognizer.sample_rate)
         except AudioError as exc:
-            _tell(mouth, f"I can't hear you: {exc}")
+            _tell(mouth, f"I can't hear you: {exc}", service)
             err = StartupError(f"No microphone: {exc} Try `run_assistant.py devices`, or --text to type.")
             err.exit_code = EXIT_NO_AUDIO
             raise err from None
 
     def notice_to_person(kind: str, message: str) -> None:
-        _tell(mouth, message)
+        _tell(mouth, message, service)
 
     ears = VoiceEars(source, recognizer, assets.matcher.phrases, clock, gate=gate,
                      on_notice=notice_to_person)

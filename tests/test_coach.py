@@ -862,3 +862,13 @@ def test_commands_during_the_pain_check_never_crash(command: str) -> None:
     r = run(TO["counting"] + ["it hurts", command, "yes"], pain_check=lambda: FakePainCheck())
     assert r.states()[-2:] == ["pain_check", "finished"]
     assert r.summary["ended"] == "pain"
+
+
+def test_the_pain_score_before_is_read_back_as_recorded() -> None:
+    """A recogniser can mishear a score with full confidence ("nine" as "two"): the person hears
+    what went into the history, before the first exercise."""
+    r = run(["back pain relief", "about a seven"])
+    reply = r.reply_to(-1)
+    said = [o for o in reply if o["type"] == "say"]
+    assert said[0]["prompt"] == "pain_noted" and "seven out of ten" in said[0]["text"]
+    assert {"type": "record", "kind": "pain", "when": "before", "score": 7} in reply

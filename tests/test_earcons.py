@@ -185,3 +185,50 @@ def test_tones_and_volume_reach_the_real_speaker(speaker, tmp_path):
     # louder/quieter: the recorded speech level moves by the agreed dB (+-1.5)
     assert abs((levels[1] - levels[0]) - (level_gain_db(10) - level_gain_db(DEFAULT_LEVEL))) < 1.5, levels
     assert abs((levels[2] - levels[1]) - (level_gain_db(5) - level_gain_db(10))) < 1.5, levels
+
+
+ASYNC_SCRIPT = textwrap.dedent("""
+    import json, sys, time
+    sys.path.insert(0, {root!r})
+    from skill.audio.ears import HalfDuplexGate
+    from skill.audio.tts import PyttsxMouth
+    gate = HalfDuplexGate()
+    mouth = PyttsxMouth(gate=gate)
+    mouth.say("twelve")
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    mouth.cue_async("done")           # as at the end of an answer: returns while the tone plays
+    t_returned = time.monotonic()
+    muted_at_return = gate.muted_until
+    mouth.say("twelve")               # the reply waits for the tone, never overlaps it
+    mouth.close()
+    (c0, c1, name), = mouth.cues
+    print("LOG", json.dumps(dict(t0=t0, returned=t_returned, cue=[c0, c1], muted=muted_at_return,
+                                 speech=mouth.spoken[1][:2])))
+""")
+
+
+def test_an_early_done_tone_overlaps_the_caller_and_the_reply_waits_for_it(speaker, tmp_path):
+    """The runtime starts the "done" tone when the answer's speech ends (cue_async) and
+    recognises meanwhile; the microphone is deaf at once, and the reply follows the tone."""
+    script = tmp_path / "speak_async.py"
+    script.write_text(ASYNC_SCRIPT.format(root=str(ROOT)))
+    rec = speaker.record_speaker()
+    try:
+        res = subprocess.run([sys.executable, str(script)], env=speaker.env, capture_output=True,
+                             text=True, timeout=120)
+    finally:
+        x, rate = rec.stop()
+    assert res.returncode == 0, res.stderr[-2000:]
+    log = json.loads(res.stdout.split("LOG", 1)[1])
+    assert log["muted"] == float("inf")               # deaf from the call, not from the thread
+    assert log["returned"] < log["cue"][1]            # returned before the tone had finished
+    assert log["cue"][1] <= log["speech"][0]          # the reply started after the tone
+    tones = find_tones(x, rate)
+    assert [n for _, n in tones] == ["done"], tones
+    from skill.audio.endpoint import find_utterances
+    sound = find_utterances(x, rate)        # the reply follows the tone closely: one segment
+    assert len(sound) == 2, sound
+    first, tone_and_reply = sound
+    assert first.end < tones[0][0] and tone_and_reply.start - 0.1 <= tones[0][0]
+    assert tone_and_reply.end - tones[0][0] > 0.4, (sound, tones)    # "twelve" came after it

@@ -104,10 +104,10 @@ def test_yes_no_answers_are_accepted_and_never_swapped(rec, speech, yes_no_phras
     results = [(text, decode(rec, yes_no_phrases, f)) for text, f in speech["yn_in"]]
     correct = sum(accepted(h) and h.text == text for text, h in results)
     wrong = [(text, h) for text, h in results if accepted(h) and h.text != text]
-    # A floor, not the goal: in the 175-phrase grammar under this noise the decoder finds the
-    # right phrase for only about half of these clips whatever the rejection (measured 5/16
-    # accepted here; 4/16 with 3 wrong ones before the phone-loop rejection).
-    assert correct >= 0.25 * len(results), results
+    # A floor, not the goal: in the 248-phrase grammar under this noise the decoder finds the
+    # right phrase for 10 of these 16 clips, and the rejection keeps only 3 of them (decoding
+    # as it streams: 8 found, 4 kept, 2 wrong ones kept). Issue 3/5: see BENCHMARKS.md.
+    assert correct >= 3, results
     assert len(wrong) <= 0.1 * len(results), wrong
 
 
@@ -168,5 +168,77 @@ def test_real_human_digits_8khz(rec):
     files = sorted(FSDD.glob("*.wav"))
     random.Random(3).shuffle(files)
     files = files[:30]
-    ok = sum(decode(rec, words, f).text == words[int(f.name[0])] for f in files)
-    assert ok >= 0.6 * len(files), ok
+    ok = 0
+    for f in files:
+        # with the room either side that the endpointer always delivers (the clips are
+        # trimmed to the word; the whole-utterance normalisation needs some silence)
+        pcm = read_wav(f, rec.sample_rate)
+        rec.begin(words)
+        rec.feed(b"\0\0" * 4800 + pcm + b"\0\0" * 4800)
+        ok += rec.finish().text == words[int(f.name[0])]
+    assert ok >= 0.7 * len(files), ok  # measured 48 of the first 60 of this shuffle (80 %)
+
+
+# --- the small dictionary (vocabulary=...): same results, far less memory ---------------
+
+@pytest.fixture(scope="session")
+def small_rec() -> PocketSphinxRecognizer:
+    words = {w for p in COMMANDS + YES_NO_IN for w in p.split()}
+    return PocketSphinxRecognizer(vocabulary=words)
+
+
+def test_small_dictionary_decodes_exactly_as_the_full_one(speech, yes_no_phrases):
+    # fresh engines for both: a decoder's results depend a little on the utterances it has
+    # decoded before (measured: the session-wide `rec` gives another confidence for "yes")
+    rec = PocketSphinxRecognizer()
+    small_rec = PocketSphinxRecognizer(vocabulary={w for p in COMMANDS + yes_no_phrases
+                                                   for w in p.split()})
+    assert small_rec.small_dictionary and not rec.small_dictionary
+    cases = ([(COMMANDS, f) for _, f in speech["in"][:6] + speech["out"][:3]]
+             + [(yes_no_phrases, f) for _, f in speech["yn_in"][:4] + speech["yn_out"][:3]])
+    accepted_any = False
+    for phrases, f in cases:
+        full, small = decode(rec, phrases, f), decode(small_rec, phrases, f)
+        assert (small.text, small.confidence) == (full.text, full.confidence), f.name
+        assert small_rec.last_measures == rec.last_measures, f.name
+        accepted_any |= accepted(full)
+    assert accepted_any  # the comparison covered real recognitions, not only rejections
+    # the phone loop (the wake detector's phone check reads it) sees the same phones
+    assert [s.word for s in small_rec._phones.seg()] == [s.word for s in rec._phones.seg()]
+
+
+def test_small_dictionary_holds_only_the_vocabulary_and_alternates(small_rec):
+    d = small_rec._decoder
+    assert d.lookup_word("yes") == rec_full_spelling("yes")
+    # a word the vocabulary lacks is not loaded until asked for ...
+    assert d.lookup_word("cheese") is None
+
+
+def rec_full_spelling(word: str) -> str | None:
+    """The word's phones in the wheel's full cmudict-en-us.dict ('read(2)': the alternate)."""
+    from skill.recognition.pocketsphinx_engine import default_model_dir, dictionary_lines
+    lines = dictionary_lines(default_model_dir() / "cmudict-en-us.dict", {word.split("(")[0]})
+    return next((l.split(None, 1)[1] for l in lines if l.split()[0] == word), None)
+
+
+def test_words_outside_the_vocabulary_are_fetched_on_demand(speech):
+    small = PocketSphinxRecognizer(vocabulary=["no"])
+    assert small._decoder.lookup_word("yes") is None
+    yes_file = dict(speech["in"])["yes"]
+    h = decode(small, ["yes", "no", "flurbix"], yes_file)
+    assert h.text == "yes" and accepted(h)
+    assert small.missing == ["flurbix"]           # unknown everywhere: still reported
+    assert small.missing_words(["read", "flurbix"]) == ["flurbix"]
+    # every pronunciation comes along, as in the full dictionary
+    assert small._decoder.lookup_word("read(2)") == rec_full_spelling("read(2)") is not None
+    # a word from dialogs/en-us/pronunciations.dict is there without being in the vocabulary
+    from skill.recognition.pocketsphinx_engine import DEFAULT_PRONUNCIATIONS, read_pronunciations
+    own = read_pronunciations(DEFAULT_PRONUNCIATIONS)
+    if own:
+        assert small.missing_words([own[0][0]]) == []
+
+
+def test_an_empty_vocabulary_still_works(speech):
+    small = PocketSphinxRecognizer(vocabulary=[])
+    yes_file = dict(speech["in"])["yes"]
+    assert decode(small, COMMANDS, yes_file).text == "yes"

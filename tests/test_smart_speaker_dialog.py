@@ -355,3 +355,56 @@ def test_detail_and_volume_persist_across_two_runs(tmp_path: Path) -> None:
     assert "damaged" in err and "default" in err
     assert [p for p in (o.get("prompt", "") for o in third) if p.startswith("step:")]
     assert not [o for o in third if o["type"] == "volume"]
+
+
+class EarlyCueEars:
+    """Like voice ears: they call `on_speech_end` when an answer's speech ends, before
+    recognising it (the runtime then starts the "done" tone without waiting)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.on_speech_end = None
+        self.armed: list[bool] = []
+
+    def hear(self, context, deadline):
+        self.armed.append(self.on_speech_end is not None)
+        result = self.inner.hear(context, deadline)
+        if getattr(result, "text", "").strip() and self.on_speech_end is not None:
+            self.on_speech_end()
+        return result
+
+    def close(self) -> None:
+        pass
+
+
+class AsyncCueMouth(CueMouth):
+    def cue_async(self, name: str) -> None:
+        self.calls.append(("cue_async", name))
+
+
+def test_voice_ears_get_the_done_tone_at_the_end_of_speech_once_and_without_waiting() -> None:
+    from skill.clock import VirtualClock
+    from skill.runtime import EventSink, Runtime
+    from test_coach import CONTENT, MATCHER, ScriptEars, hints_of
+    from skill.coach import CoachSession, SessionOptions
+    clock = VirtualClock()
+    ears = EarlyCueEars(ScriptEars(clock, ["", "blah blah blah", "back pain relief", "3", "ready", "where am i"]))
+    mouth = AsyncCueMouth()
+    sink = EventSink([])
+    log: list[dict] = []
+    sink.listeners.append(log.append)
+    session = CoachSession(CONTENT, Prompts.load(LOCALE / "prompts", rng=random.Random(7)), hints_of(MATCHER),
+                           SessionOptions())
+    Runtime(session, ears, mouth, MATCHER, clock, sink).run()
+    done_calls = [c for c in mouth.calls if c[1] == "done"]
+    # every answer to a question (the rejected "blah blah blah" too: the coach did stop listening)
+    # got the tone once, started without waiting; none by the blocking cue()
+    assert done_calls == [("cue_async", "done")] * 4, mouth.calls
+    heard = [o for o in log if o["type"] == "heard"]
+    assert [h["text"] for h in heard][:4] == ["blah blah blah", "back pain relief", "3", "ready"]
+    for i, o in enumerate(log):          # each "done" cue is followed by what was heard
+        if o.get("cue") == "done":
+            assert log[i + 1]["type"] == "heard"
+    # armed only for prompted listens: "where am i" mid-set (commands only) got no tone
+    assert heard[-1]["text"] == "where am i" and len(done_calls) == len(heard) - 1
+    assert ears.armed.count(False) >= 1

@@ -13,6 +13,7 @@ from typing import Callable
 from ..clock import Clock
 from ..edges import EndOfInput, Heard, HearResult, NothingHeard
 from ..recognition.base import Recognizer
+from ..recognition.grammar import GrammarError
 from .capture import AudioError, DeviceLost
 from .endpoint import EndpointConfig, Endpointer, SpeechAudio, SpeechEnd, SpeechStart
 from .sources import AudioSource, EndOfAudio
@@ -53,12 +54,14 @@ class VoiceEars:
     microphone or a real-time recording, the source's AudioClock with --fast.
     `on_notice(kind, message)` is called for things the person should be told while
     listening goes on: "noise", "device_lost", "device_back".
+    `reconnect_seconds`: how long to wait for a lost microphone before ending (a session);
+    None waits as long as it takes (`serve`, a service with nobody to restart it).
     """
 
     def __init__(self, source: AudioSource, recognizer: Recognizer,
                  phrases_for_context: Callable[[str], list[str]], clock: Clock,
                  gate: HalfDuplexGate | None = None, endpoint: EndpointConfig | None = None,
-                 on_notice: Notice | None = None, reconnect_seconds: float = 15.0,
+                 on_notice: Notice | None = None, reconnect_seconds: float | None = 15.0,
                  report_unrecognised: bool = True) -> None:
         if recognizer.sample_rate != source.sample_rate:
             raise ValueError(f"source gives {source.sample_rate} Hz, recogniser wants "
@@ -73,6 +76,9 @@ class VoiceEars:
         self.reconnect_seconds = reconnect_seconds
         self.report_unrecognised = report_unrecognised
         self.last_timing: dict[str, float] = {}   # for benchmarks: endpoint and recognition times
+        # called the moment an answer's speech ends, before it is recognised (the runtime
+        # starts the "done" earcon here, so the tone overlaps decoding)
+        self.on_speech_end: Callable[[], None] | None = None
         self._ended: str | None = None
 
     # ------------------------------------------------------------------ Ears
@@ -116,13 +122,25 @@ class VoiceEars:
                 continue
             for ev in ep.process(block.pcm):
                 if isinstance(ev, SpeechStart):
-                    self.recognizer.begin(phrases)
+                    try:
+                        self.recognizer.begin(phrases)
+                    except GrammarError as exc:
+                        # the engine cannot listen for any phrase of this context (a model
+                        # of another language): tell, and end hearing instead of a traceback
+                        self._ended = f"I cannot understand any answer here: {exc}."
+                        self._notice("grammar", self._ended)
+                        return EndOfInput(self._ended)
                     self.recognizer.feed(ev.audio.astype("<i2").tobytes())
                     in_utterance = True
                 elif isinstance(ev, SpeechAudio) and in_utterance:
                     self.recognizer.feed(ev.audio.astype("<i2").tobytes())
                 elif isinstance(ev, SpeechEnd) and in_utterance:
                     in_utterance = False
+                    if self.on_speech_end is not None and ev.reason != "max_length":
+                        try:
+                            self.on_speech_end()
+                        except Exception:  # noqa: BLE001 - a tone must never cost the answer
+                            pass
                     result = self._finish(ev.reason, time.perf_counter(), ev.duration)
                     if result is not None:
                         return result
@@ -143,10 +161,14 @@ class VoiceEars:
         return None
 
     def _recover(self, lost: DeviceLost, deadline: float | None) -> HearResult | None:
-        """Tell the person, then try to get the microphone back for a while."""
-        self._notice("device_lost", f"{lost} I will keep trying to reconnect for "
-                                    f"{self.reconnect_seconds:.0f} seconds.")
-        give_up = time.monotonic() + self.reconnect_seconds
+        """Tell the person, then try to get the microphone back for a while (or for good)."""
+        if self.reconnect_seconds is None:
+            self._notice("device_lost", f"{lost} I will wait for it to come back.")
+            give_up = math.inf
+        else:
+            self._notice("device_lost", f"{lost} I will keep trying to reconnect for "
+                                        f"{self.reconnect_seconds:.0f} seconds.")
+            give_up = time.monotonic() + self.reconnect_seconds
         last_error: AudioError = lost
         while time.monotonic() < give_up:
             try:
@@ -159,6 +181,16 @@ class VoiceEars:
             return None
         self._ended = f"The microphone is gone and did not come back. {last_error}"
         return EndOfInput(self._ended)
+
+    @property
+    def ended(self) -> str | None:
+        """Why hearing has ended for good (recording over, microphone gone), else None."""
+        return self._ended
+
+    def forget_end(self) -> None:
+        """Listen again after an end caused by a lost microphone (serve: the next session
+        starts once the device is back; the idle ears wait for it)."""
+        self._ended = None
 
     def _notice(self, kind: str, message: str) -> None:
         if self.on_notice is not None:

