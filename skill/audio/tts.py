@@ -226,9 +226,14 @@ class PyttsxMouth(_RateMixin):
         self._wait_for_cue()
         if self.gate is not None:
             self.gate.speaking()      # deaf from now on, not from when the thread gets going
+        started = threading.Event()
+        self._play_started = started
         self._cue_thread = threading.Thread(target=self.cue, args=(name,), name=f"earcon-{name}",
                                             daemon=True)
         self._cue_thread.start()
+        # Wait (briefly) until the tone is handed to PortAudio: the decoder that runs next holds
+        # the GIL, and without this the tone would only start once the answer was recognised.
+        started.wait(0.2)
 
     def _wait_for_cue(self) -> None:
         thread = getattr(self, "_cue_thread", None)
@@ -274,6 +279,9 @@ class PyttsxMouth(_RateMixin):
                 continue
             try:
                 stream.start()
+                started, self._play_started = getattr(self, "_play_started", None), None
+                if started is not None:
+                    started.set()
                 stream.write(data.reshape(-1, 1))
                 stream.stop()            # returns once everything written has been played
             except Exception as exc:  # noqa: BLE001

@@ -135,7 +135,9 @@ def install_stamps(ears, mouth, out) -> None:  # noqa: ANN001
     if cue is not None:
         def stamped_cue(name):  # noqa: ANN001, ANN202
             # the "done" earcon plays after recognition, before the dialog: the first sound
-            turn = state.get("open")
+            # early (at the end of speech, on the earcon thread): the turn being recognised;
+            # late (after recognition): the turn just recognised
+            turn = state.get("turn") or state.get("open")
             if turn is not None and name == "done":
                 turn["cue_start"] = time.monotonic()
             result = cue(name)
@@ -296,14 +298,26 @@ def analyse(audio: np.ndarray, timings: list[dict], answered: list[dict]) -> dic
             row["recognition_cpu"] = round(s.get("finish_cpu", 0.0), 4)
             if s.get("cue_start") is not None:
                 # an earcon came first: the recorded onset is the tone; the words follow it
-                row["cue"] = round(s["cue_end"] - s["cue_start"], 4)
+                # an early tone may still be playing when the turn is logged: its known length
+                from ..audio.earcons import NOTE_SECONDS
+                cue_end = s.get("cue_end", s["cue_start"] + 2 * NOTE_SECONDS)
+                row["cue"] = round(cue_end - s["cue_start"], 4)
+            late_cue = row.get("cue", 0.0) if s.get("cue_start", 0.0) >= s["finish_start"] else 0.0
             if s.get("say") is not None:
-                row["dialog"] = round(s["say"] - s["finish_end"] - row.get("cue", 0.0), 4)
+                row["dialog"] = round(s["say"] - s["finish_end"] - late_cue, 4)
                 if s.get("synth_end") is not None:
                     row["synthesis"] = round(s["synth_end"] - s["say"], 4)
             parts = [row.get(x) for x in ("endpointing", "recognition", "dialog", "synthesis")]
             if "total" in row and None not in parts:
-                if "cue" in row:
+                if "cue" in row and s["cue_start"] < s["finish_start"]:
+                    # early tone (started at the end of speech, overlapping recognition): total
+                    # is to the tone; the words follow once both the tone and the reply's
+                    # synthesis are done
+                    row["audio_io"] = round(row["total"] - row["endpointing"]
+                                            - (s["cue_start"] - s["endpoint"]), 4)
+                    reply_ready = s["synth_end"] - s["cue_start"] if s.get("synth_end") else 0.0
+                    row["to_first_word"] = round(row["total"] + max(row["cue"], reply_ready), 4)
+                elif "cue" in row:
                     # total is to the tone; the words start after the cue, dialog and synthesis
                     first = row["total"] - (row["endpointing"] + row["recognition"])
                     row["audio_io"] = round(first, 4)
