@@ -22,8 +22,10 @@ log = logging.getLogger(__name__)
 WAKE_CONTEXT = "wake"
 
 
-class ServeStopped(Exception):
-    """SIGTERM (or SIGINT) asked serve to stop."""
+class ServeStopped(BaseException):
+    """SIGTERM (or SIGINT) asked serve to stop. A BaseException, like KeyboardInterrupt: the
+    signal can land inside any `except Exception` guard (a notice, a tone, a device rescan),
+    which must not swallow it."""
 
 
 def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparsers type
@@ -75,8 +77,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except WakeError as exc:
         raise StartupError(str(exc)) from None
     from .voice import make_voice_edges
-    ears, mouth, clock, threshold = make_voice_edges(args, assets, service=True,
-                                                     extra_words=" ".join(phrases).split())
+    undo_early = _stop_on_sigterm()
+    try:
+        # a service may start before its USB microphone is there (boot, unplugged): wait for it
+        ears, mouth, clock, threshold = make_voice_edges(
+            args, assets, service=True, extra_words=" ".join(phrases).split(),
+            wait_for_microphone=None if args.audio_in else _wait_for_microphone)
+    except (ServeStopped, KeyboardInterrupt) as exc:
+        log.info("stopping while waiting for a microphone (%s)", exc)
+        return 0
+    finally:
+        undo_early()
     try:
         try:
             # one PocketSphinx for both: idle and session never decode at the same time, and
@@ -100,6 +111,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ears.close()
         mouth.close()
     return 0
+
+
+MICROPHONE_RETRY_SECONDS = 5.0
+
+
+def _wait_for_microphone(error: Exception, attempt: int) -> bool:
+    """No microphone at start: log it once, then look again every few seconds, for good."""
+    from .audio.capture import rescan_devices
+    if attempt == 0:
+        log.warning("no microphone (%s); waiting for one, looking every %.0f s", error,
+                    MICROPHONE_RETRY_SECONDS)
+    time.sleep(MICROPHONE_RETRY_SECONDS)
+    rescan_devices()          # PortAudio's device list is fixed until it re-initialises
+    return True
 
 
 class Server:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .clock import Clock, SystemClock
 
@@ -37,9 +37,13 @@ def check_vocabulary(recognizer: Any, matcher: Any) -> list[str]:
 
 
 def make_voice_edges(args: argparse.Namespace, assets: Any,
-                     service: bool = False, extra_words: Iterable[str] = ()) -> tuple[Any, Any, Clock, float]:
+                     service: bool = False, extra_words: Iterable[str] = (),
+                     wait_for_microphone: Callable[[Exception, int], bool] | None = None,
+                     ) -> tuple[Any, Any, Clock, float]:
     """Ears, mouth, clock and rejection threshold. `service` (serve): messages are logged
-    instead of printed. `extra_words`: words recognised besides the contexts' (wake phrases)."""
+    instead of printed. `extra_words`: words recognised besides the contexts' (wake phrases).
+    `wait_for_microphone(error, attempt)`: called when no microphone opens; returning True
+    tries again (a speaker that boots before its USB microphone), False gives up."""
     from .audio.capture import AudioError
     from .audio.ears import HalfDuplexGate, VoiceEars
     from .audio.sources import MicrophoneSource, WavFileSource
@@ -85,14 +89,21 @@ def make_voice_edges(args: argparse.Namespace, assets: Any,
         print(f"Note: the {recognizer.name} model does not know these words, so phrases using them "
               f"cannot be recognised: {', '.join(missing)}", file=sys.stderr)
 
-    if source is None:
+    attempt = 0
+    while source is None:
         try:
             source = MicrophoneSource(args.input_device, recognizer.sample_rate)
         except AudioError as exc:
-            _tell(mouth, f"I can't hear you: {exc}", service)
-            err = StartupError(f"No microphone: {exc} Try `run_assistant.py devices`, or --text to type.")
-            err.exit_code = EXIT_NO_AUDIO
-            raise err from None
+            if attempt == 0:      # said once, not at every retry
+                _tell(mouth, f"I can't hear you: {exc}", service)
+            if wait_for_microphone is None or not wait_for_microphone(exc, attempt):
+                err = StartupError(f"No microphone: {exc} Try `run_assistant.py devices`, or --text to type.")
+                err.exit_code = EXIT_NO_AUDIO
+                raise err from None
+            attempt += 1
+            continue
+        if attempt:
+            _tell(mouth, "The microphone is working now.", service)
 
     def notice_to_person(kind: str, message: str) -> None:
         _tell(mouth, message, service)

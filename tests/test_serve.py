@@ -249,3 +249,44 @@ def os_kill(pid: int) -> None:
     import os
     import signal
     os.kill(pid, signal.SIGKILL)
+
+
+def test_serve_started_before_its_microphone_waits_for_it(tmp_path):
+    """A speaker that boots before its USB microphone: serve says so once, keeps looking, opens
+    the microphone when it appears (no restart), and SIGTERM still ends it cleanly."""
+    import signal
+    import time
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from pulse_harness import PulseDevices, PulseUnavailable, missing_tools
+    if missing_tools():
+        pytest.skip("PulseAudio test stack not installed: " + ", ".join(missing_tools()))
+    pulse_dir = str(tmp_path / "pulse")
+    try:
+        pulse = PulseDevices.ensure(pulse_dir, client_config=False)
+    except PulseUnavailable as exc:
+        pytest.skip(str(exc))
+    env = dict(pulse.env, PULSE_SOURCE="coach_mic")
+    stop = ["sh", str(ROOT / "scripts" / "pulse-virtual-devices.sh"), "--stop"]
+    subprocess.run(stop, env=dict(pulse.env, COACH_PULSE_DIR=pulse_dir), capture_output=True, timeout=30)
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run_assistant.py"), "serve", "--engine", "pocketsphinx",
+                             "--no-history", "--skip-screener", "--audio-out", str(tmp_path / "out.wav")],
+                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = LogWatcher(proc)
+    try:
+        first = log.wait_for("waiting for one", 60)            # no microphone: it waits
+        time.sleep(6.0)                                          # at least one more look
+        assert proc.poll() is None, "serve gave up instead of waiting"
+        PulseDevices.ensure(pulse_dir, client_config=False)     # the microphone arrives
+        log.wait_for("The microphone is working now", 40, after=first)
+        log.wait_for("serving", 30, after=first)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        subprocess.run(stop, env=dict(pulse.env, COACH_PULSE_DIR=pulse_dir), capture_output=True, timeout=30)
+    text = "\n".join(log.lines)
+    assert "Traceback" not in text, text[-3000:]
+    assert sum("I can't hear you" in line for line in log.lines) <= 1, "told once, not at every look"
+    assert proc.stdout.read() == ""

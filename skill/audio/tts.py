@@ -65,7 +65,15 @@ def _patch_espeak_driver(espeak_driver, engine) -> None:  # noqa: ANN001
         def _on_synth(self, wav, numsamples, events):  # noqa: ANN001, ANN202
             if numsamples > 0 and self._speaking:
                 self._data_buffer += ctypes.string_at(wav, numsamples * ctypes.sizeof(ctypes.c_short))
-            return original(self, wav, 0, events)
+            try:
+                return original(self, wav, 0, events)
+            except RuntimeError:
+                # the mouth was closed mid-utterance (SIGTERM while speaking): its temporary
+                # folder is gone and the WAV has nobody to play it; not worth a traceback
+                save = getattr(self, "_save_file", None)
+                if save and not os.path.isdir(os.path.dirname(save)):
+                    return 0
+                raise
 
         cls._onSynth = _on_synth
         cls._coach_patched = True
@@ -160,6 +168,12 @@ class Synthesizer:
         return pcm, rate
 
     def close(self) -> None:
+        # closed mid-utterance (SIGTERM while synthesising): let espeak's thread finish writing
+        # its WAV first, or it writes into a removed folder and prints a traceback at exit
+        driver = getattr(getattr(self.engine, "proxy", None), "_driver", None)
+        give_up = time.monotonic() + 3.0
+        while getattr(driver, "_speaking", False) and time.monotonic() < give_up:
+            time.sleep(0.005)
         try:
             for name in os.listdir(self._dir):
                 os.remove(os.path.join(self._dir, name))
