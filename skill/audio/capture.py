@@ -10,7 +10,7 @@ import queue
 import time
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -64,6 +64,37 @@ def rescan_devices() -> None:
     except Exception:  # noqa: BLE001 - a failed rescan just leaves the old list
         pass
 
+
+
+def play_blocking(sd: Any, pcm: np.ndarray, rate: int, device: str | int | None,
+                  fallback_rates: Iterable[int], failed: type[Exception], unopenable: type[Exception],
+                  what: str = "speech", on_start: Callable[[], None] | None = None) -> None:
+    """Play int16 mono on `device` until PortAudio has drained it. When the device will not open
+    at `rate`, resample to the next of `fallback_rates`; raise `unopenable` if none opens,
+    `failed` if playback breaks. `on_start` is called once the stream runs."""
+    errors = []
+    for play_rate in dict.fromkeys((rate, *fallback_rates)):
+        data = pcm if play_rate == rate else to_int16(resample(pcm, rate, play_rate))
+        try:
+            stream = sd.OutputStream(samplerate=play_rate, channels=1, dtype="int16", device=device)
+        except Exception as exc:  # noqa: BLE001 - try the next rate
+            errors.append(f"{play_rate} Hz: {exc}")
+            continue
+        try:
+            stream.start()
+            if on_start is not None:
+                on_start()
+            stream.write(np.ascontiguousarray(data, dtype=np.int16).reshape(-1, 1))
+            stream.stop()            # returns once everything written has been played
+        except Exception as exc:  # noqa: BLE001
+            raise failed(f"Playing {what} failed: {exc}") from exc
+        finally:
+            try:
+                stream.close()
+            except Exception:  # noqa: BLE001
+                pass
+        return
+    raise unopenable("The speaker would not open at any sample rate: " + "; ".join(errors))
 
 # ------------------------------------------------------------------ devices
 @dataclass(frozen=True)

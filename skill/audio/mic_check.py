@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from .capture import (AudioError, InputDevice, MicrophoneStream, find_input_device, load_sounddevice, resample,
-                      to_int16)
+from .capture import (AudioError, InputDevice, MicrophoneStream, find_input_device, load_sounddevice,
+                      play_blocking)
 
 FULL_SCALE = 32768.0
 SILENT_BELOW_DBFS = -50.0     # peaks under this: nothing is coming in at all
@@ -107,29 +107,9 @@ def output_device(spec: str | int | None) -> tuple[int | None, str, int]:
 
 def play(pcm: np.ndarray, rate: int, device: str | int | None) -> None:
     """Play int16 mono to the end; resample when the device will not open at `rate`."""
-    sd = load_sounddevice()
     _index, _name, native = output_device(device)
-    errors = []
-    for play_rate in dict.fromkeys((rate, native, 48000, 44100)):
-        data = pcm if play_rate == rate else to_int16(resample(pcm, rate, play_rate))
-        try:
-            stream = sd.OutputStream(samplerate=play_rate, channels=1, dtype="int16", device=device)
-        except Exception as exc:  # noqa: BLE001 - try the next rate
-            errors.append(f"{play_rate} Hz: {exc}")
-            continue
-        try:
-            stream.start()
-            stream.write(np.ascontiguousarray(data, dtype=np.int16).reshape(-1, 1))
-            stream.stop()                  # returns once everything written has been played
-        except Exception as exc:  # noqa: BLE001
-            raise NoOutputDevice(f"Playing the recording failed: {exc}") from exc
-        finally:
-            try:
-                stream.close()
-            except Exception:  # noqa: BLE001
-                pass
-        return
-    raise NoOutputDevice("The speaker would not open at any sample rate: " + "; ".join(errors))
+    play_blocking(load_sounddevice(), pcm, rate, device, (native, 48000, 44100),
+                  failed=NoOutputDevice, unopenable=NoOutputDevice, what="the recording")
 
 
 def describe_input(dev: InputDevice, rate: int) -> str:

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..clock import Clock, SystemClock
-from .capture import AudioError, load_sounddevice, resample, to_int16
+from .capture import AudioError, load_sounddevice, play_blocking, resample, to_int16
 from .ears import HalfDuplexGate
 from .earcons import DEFAULT_LEVEL, apply_gain, clamp_level, earcon, level_gain
 from .sources import read_wav
@@ -282,31 +282,10 @@ class PyttsxMouth(_RateMixin):
         return start, end
 
     def _play(self, pcm: np.ndarray, rate: int) -> None:
-        errors = []
-        for play_rate in (rate, self._out_rate, 48000, 44100):
-            data = pcm if play_rate == rate else to_int16(resample(pcm, rate, play_rate))
-            try:
-                stream = self.sd.OutputStream(samplerate=play_rate, channels=1, dtype="int16",
-                                              device=self.output_device)
-            except Exception as exc:  # noqa: BLE001 - try the next rate
-                errors.append(f"{play_rate} Hz: {exc}")
-                continue
-            try:
-                stream.start()
-                started, self._play_started = getattr(self, "_play_started", None), None
-                if started is not None:
-                    started.set()
-                stream.write(data.reshape(-1, 1))
-                stream.stop()            # returns once everything written has been played
-            except Exception as exc:  # noqa: BLE001
-                raise TtsError(f"Playing speech failed: {exc}") from exc
-            finally:
-                try:
-                    stream.close()
-                except Exception:  # noqa: BLE001
-                    pass
-            return
-        raise NoOutputDevice("The speaker would not open at any sample rate: " + "; ".join(errors))
+        started, self._play_started = getattr(self, "_play_started", None), None
+        play_blocking(self.sd, pcm, rate, self.output_device, (self._out_rate, 48000, 44100),
+                      failed=TtsError, unopenable=NoOutputDevice, what="speech",
+                      on_start=started.set if started is not None else None)
 
     def close(self) -> None:
         self._wait_for_cue()
