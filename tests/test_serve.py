@@ -183,20 +183,26 @@ class LogWatcher:
                 self._cv.wait(left)
 
 
-def test_serve_waits_for_an_unplugged_microphone_and_wakes_after_it_is_back(tmp_path):
-    """Private PulseAudio daemon as the microphone: kill it while serve idles (the device is
-    gone), start it again, then say "hey coach" into it; SIGTERM ends serve cleanly."""
-    import signal
-    import time
+def private_pulse(tmp_path):  # noqa: ANN001, ANN201
+    """A PulseAudio daemon of this test's own (skip when the stack is missing):
+    (the PulseDevices class, its directory, the running devices)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from pulse_harness import PulseDevices, PulseUnavailable, missing_tools
     if missing_tools():
         pytest.skip("PulseAudio test stack not installed: " + ", ".join(missing_tools()))
     pulse_dir = str(tmp_path / "pulse")
     try:
-        pulse = PulseDevices.ensure(pulse_dir, client_config=False)
+        return PulseDevices, pulse_dir, PulseDevices.ensure(pulse_dir, client_config=False)
     except PulseUnavailable as exc:
         pytest.skip(str(exc))
+
+
+def test_serve_waits_for_an_unplugged_microphone_and_wakes_after_it_is_back(tmp_path):
+    """Private PulseAudio daemon as the microphone: kill it while serve idles (the device is
+    gone), start it again, then say "hey coach" into it; SIGTERM ends serve cleanly."""
+    import signal
+    import time
+    PulseDevices, pulse_dir, pulse = private_pulse(tmp_path)
     proc = subprocess.Popen([sys.executable, str(ROOT / "run_assistant.py"), "serve", "--engine", "pocketsphinx",
                              "--no-history", "--skip-screener", "--audio-out", str(tmp_path / "out.wav"),
                              "--events", str(tmp_path / "events.jsonl")],
@@ -256,15 +262,7 @@ def test_serve_started_before_its_microphone_waits_for_it(tmp_path):
     the microphone when it appears (no restart), and SIGTERM still ends it cleanly."""
     import signal
     import time
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from pulse_harness import PulseDevices, PulseUnavailable, missing_tools
-    if missing_tools():
-        pytest.skip("PulseAudio test stack not installed: " + ", ".join(missing_tools()))
-    pulse_dir = str(tmp_path / "pulse")
-    try:
-        pulse = PulseDevices.ensure(pulse_dir, client_config=False)
-    except PulseUnavailable as exc:
-        pytest.skip(str(exc))
+    PulseDevices, pulse_dir, pulse = private_pulse(tmp_path)
     env = dict(pulse.env, PULSE_SOURCE="coach_mic")
     stop = ["sh", str(ROOT / "scripts" / "pulse-virtual-devices.sh"), "--stop"]
     subprocess.run(stop, env=dict(pulse.env, COACH_PULSE_DIR=pulse_dir), capture_output=True, timeout=30)
