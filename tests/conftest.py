@@ -1,5 +1,12 @@
 """Shared test setup."""
+import os
+
 import pytest
+
+# sox dithers with a random seed whenever it resamples or reduces bit depth, so the "same"
+# generated speech differs run to run and borderline recognitions flip: -R makes it repeatable
+# for every sox the tests run (directly or through skill.bench.evalset).
+os.environ["SOX_OPTS"] = (os.environ.get("SOX_OPTS", "") + " -R").strip()
 
 
 @pytest.fixture(autouse=True)

@@ -86,14 +86,17 @@ def utterances(x: np.ndarray, config: EndpointConfig | None = None) -> list[tupl
 @pytest.fixture(scope="module")
 def recognise():  # noqa: ANN201
     from skill.cli import DEFAULT_LOCALE_DIR, load_assets
-    from skill.recognition.engines import open_recognizer
+    from skill.recognition.engines import open_recognizer, rejection_threshold
     assets = load_assets(DEFAULT_LOCALE_DIR)
     rec, _notice = open_recognizer("pocketsphinx", None)
+    threshold = rejection_threshold(rec)
 
     def run(audio: np.ndarray, context: str) -> str:
+        """What the assistant takes as said: the text, or "" when the engine rejects it."""
         rec.begin(assets.matcher.phrases(context))
         rec.feed(audio.astype("<i2").tobytes())
-        return rec.finish().text
+        hyp = rec.finish()
+        return hyp.text if hyp.confidence is not None and hyp.confidence >= threshold else ""
     return run
 
 

@@ -55,6 +55,34 @@ def test_breakdown_leaves_the_rest_to_audio_io():
     assert res["matched_one_to_one"] and res["summary"]["total"]["n"] == 1
 
 
+def _early_tone_stamps(cue: float) -> list[dict]:
+    return [{"speech_end": 10.0, "endpoint": 10.3, "cue_start": 10.305, "cue_end": 10.305 + cue,
+             "finish_start": 10.31, "finish_end": 10.38, "say": 10.381, "synth_end": 10.395,
+             "text": "no thank you", "say_text": "Next question."}]
+
+
+@pytest.mark.parametrize("gap", [0.03, 0.0])
+def test_first_word_is_read_off_the_recording_after_the_tone(gap):
+    # tone 0.31 s after the answer, 0.09 s long; the words `gap` after it (none: contiguous)
+    audio = _room([("user", 1.0, 1.5), ("coach", 1.81, 1.9), ("coach", 1.9 + gap, 3.0)])
+    res = latency.analyse(audio, _early_tone_stamps(0.09), [{"text": "no thank you", "context": "yes_no"}])
+    row, = res["rows"]
+    assert row["total"] == pytest.approx(0.31, abs=0.021)
+    assert row["first_word_from"] == "recording"
+    assert row["to_first_word"] == pytest.approx(0.40 + gap, abs=0.021)
+    # the estimate from the stamps knows nothing of the gap between tone and words
+    assert row["to_first_word_estimate"] == pytest.approx(row["total"] + 0.09, abs=1e-3)
+
+
+def test_first_word_falls_back_to_the_estimate_when_the_recording_does_not_tell():
+    # the coach's sound is much shorter than the tone it should be: not the tone, no reading
+    audio = _room([("user", 1.0, 1.5), ("coach", 1.81, 1.85), ("coach", 2.2, 3.0)])
+    res = latency.analyse(audio, _early_tone_stamps(0.14), [{"text": "no thank you", "context": "yes_no"}])
+    row, = res["rows"]
+    assert row["first_word_from"] == "estimate"
+    assert row["to_first_word"] == row["to_first_word_estimate"]
+
+
 def test_a_turn_without_a_reply_is_not_counted():
     audio = _room([("user", 1.0, 1.5)])
     res = latency.analyse(audio, [], [])

@@ -40,7 +40,7 @@ def speak(text: str, voice: str, wpm: int, out: Path, snr_db: float | None = Non
     """espeak-ng at its own 22,050 Hz, padded; optionally pink noise at `snr_db` (speech RMS)."""
     subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(out), text], check=True)
     padded = out.with_suffix(".pad.wav")
-    subprocess.run(["sox", "-q", str(out), str(padded), "pad", "0.3", "0.3"], check=True)
+    subprocess.run(["sox", "-R", "-q", str(out), str(padded), "pad", "0.3", "0.3"], check=True)
     if snr_db is None:
         return padded
     with wave.open(str(padded)) as w:
@@ -159,7 +159,8 @@ def test_one_word_commands_are_never_taken_for_another_command(one_word):
 
 @pytest.mark.xfail(strict=True, reason="KNOWN DEFECT (issue 3/5 open): PocketSphinx's acoustic model "
                    "fits espeak's one-word commands so badly (phone loop hears 'no' as UW OW, 'next' as "
-                   "UW D) that the rejection turns most of them away; see BENCHMARKS.md")
+                   "UW D) that the rejection turns most of them away; session 3 development set: 69 of "
+                   "108 one-word clips decoded right, 33 accepted; see BENCHMARKS.md")
 def test_one_word_commands_are_mostly_accepted(one_word):
     assert sum(r[3] == r[2] for r in one_word) >= 2 * len(one_word) // 3, one_word
 
@@ -171,3 +172,19 @@ def test_out_of_domain_speech_is_not_understood_in_yes_no(assets, rec, tmp_path)
         results.append((text, heard(assets, rec, "yes_no", speak(text, v, s, tmp_path / f"o{i}.wav"))))
     accepted = [r for r in results if r[1][0] != "none"]
     assert not accepted, accepted
+
+
+def test_confidence_combines_the_measures_it_reports(assets, rec, tmp_path):
+    # The confidence is a fixed function of gap, uncovered speech and phone distance (the
+    # three measures fitted in session 3); the phones the loop hears for a command are
+    # closer to its pronunciation than those of an unrelated sentence forced onto a phrase.
+    from skill.recognition.pocketsphinx_engine import combined_confidence
+    phrases = assets.matcher.phrases("yes_no")
+    measured = {}
+    for text in ("yes please", "the weather is lovely today"):
+        h = decode(rec, phrases, speak(text, "en-us", 150, tmp_path / f"{text[:8]}.wav"))
+        assert h.text, text   # the grammar always forces some whole phrase onto these
+        m = rec.last_measures
+        assert h.confidence == combined_confidence(m["gap"], m["uncovered"], m["distance"])
+        measured[text] = m["distance"]
+    assert measured["yes please"] < measured["the weather is lovely today"], measured

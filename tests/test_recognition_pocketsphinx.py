@@ -101,9 +101,16 @@ def test_out_of_domain_speech_is_not_understood_in_yes_no(rec, speech, yes_no_ph
 
 
 def test_yes_no_answers_are_accepted_and_never_swapped(rec, speech, yes_no_phrases):
+    from skill.cli import DEFAULT_LOCALE_DIR, load_assets
+    matcher = load_assets(DEFAULT_LOCALE_DIR).matcher
+
+    def intent(text: str) -> str:
+        return matcher.match(text, "yes_no", 1.0, 0.0).intent
+
     results = [(text, decode(rec, yes_no_phrases, f)) for text, f in speech["yn_in"]]
     correct = sum(accepted(h) and h.text == text for text, h in results)
-    wrong = [(text, h) for text, h in results if accepted(h) and h.text != text]
+    # swapped = taken as the other answer ("nope" heard as "no" is no swap)
+    wrong = [(text, h) for text, h in results if accepted(h) and intent(h.text) != intent(text)]
     # A floor, not the goal: in the 248-phrase grammar under this noise the decoder finds the
     # right phrase for 10 of these 16 clips, and the rejection keeps only 3 of them (decoding
     # as it streams: 8 found, 4 kept, 2 wrong ones kept). Issue 3/5: see BENCHMARKS.md.
@@ -115,7 +122,7 @@ def test_confidence_is_a_probability_and_falls_for_a_worse_fit(rec, speech, yes_
     yes_file = dict(speech["yn_in"])["yes"]
     h = decode(rec, yes_no_phrases, yes_file)
     assert h.text == "yes" and 0.0 <= h.confidence <= 1.0
-    assert set(rec.last_measures) == {"gap", "uncovered"}
+    assert set(rec.last_measures) == {"gap", "uncovered", "distance"}
     # the same "yes" forced into a grammar that cannot hold it fits worse than in its own
     forced = decode(rec, ["go faster", "repeat that"], yes_file)
     assert not accepted(forced) or forced.confidence < h.confidence
@@ -176,7 +183,10 @@ def test_real_human_digits_8khz(rec):
         rec.begin(words)
         rec.feed(b"\0\0" * 4800 + pcm + b"\0\0" * 4800)
         ok += rec.finish().text == words[int(f.name[0])]
-    assert ok >= 0.7 * len(files), ok  # measured 48 of the first 60 of this shuffle (80 %)
+    # measured 20 of these 30 (44 of the first 60 of this shuffle, 73 %); with the lattice
+    # best path (bestpath=True, dropped in session 3 for its cost) 23 (48 of 60), though
+    # fewer of those passed the rejection: 24 of 60 right and accepted vs 35 now
+    assert ok >= 0.6 * len(files), ok
 
 
 # --- the small dictionary (vocabulary=...): same results, far less memory ---------------
@@ -242,3 +252,68 @@ def test_an_empty_vocabulary_still_works(speech):
     small = PocketSphinxRecognizer(vocabulary=[])
     yes_file = dict(speech["in"])["yes"]
     assert decode(small, COMMANDS, yes_file).text == "yes"
+
+
+# ------------------------------------------------------------------ decoding cost (session 3)
+def test_decoder_settings_reach_both_decoders():
+    from skill.recognition import pocketsphinx_engine as pe
+    small = PocketSphinxRecognizer(vocabulary=["yes", "no"])
+    for decoder, options in ((small._decoder, pe.GRAMMAR_DECODER_OPTIONS), (small._phones, pe.PHONE_LOOP_OPTIONS)):
+        for key, value in options.items():
+            assert decoder.config[key] == value, key
+    # the grammar's best path is read off the search itself, not a rescored lattice: on
+    # speech far from every phrase the lattice took seconds (BENCHMARKS.md section 3)
+    assert small._decoder.config["bestpath"] is False
+
+
+def test_phone_loop_runs_only_for_a_whole_phrase(rec, speech, yes_no_phrases):
+    yes_file = dict(speech["yn_in"])["yes"]
+    h = decode(rec, yes_no_phrases, yes_file)
+    assert h.text == "yes" and rec.phone_loop_decoded and h.confidence is not None
+    last_phones = [s.word for s in rec._phones.seg()]
+    # sentences the grammar cannot hold: most end in no whole phrase, and those are rejected
+    # without running the phone loop
+    skipped = []
+    for text, f in speech["out"]:
+        h = decode(rec, ["go faster", "repeat that", "help me"], f)
+        assert rec.phone_loop_decoded == bool(h.text), (text, h)
+        if rec.phone_loop_decoded:
+            last_phones = [s.word for s in rec._phones.seg()]
+        else:
+            assert h.text == "" and h.confidence in (None, 0.0)
+            skipped.append(text)
+            # the loop's segments are the last decoded ones, not this sentence's
+            assert [s.word for s in rec._phones.seg()] == last_phones
+    assert skipped, "every sentence decoded to a whole phrase: the skip was never exercised"
+
+
+def test_a_partial_path_is_rejected_without_the_phone_loop(rec, speech):
+    # "help" alone in a grammar whose phrases all need a second word: the search ends inside
+    # a phrase (or nowhere), never a whole phrase, so no confidence is computed
+    f = dict(speech["in"])["help"]
+    h = decode(rec, ["help me please", "help us now"], f)
+    if h.text:
+        pytest.fail(f"a partial path came out as a phrase: {h}")
+    assert not rec.phone_loop_decoded
+
+
+def test_streamed_phone_loop_gives_the_same_words_and_a_confidence(speech, yes_no_phrases):
+    streamed = PocketSphinxRecognizer(vocabulary=yes_no_phrases_words(yes_no_phrases))
+    streamed.stream_phone_loop = True
+    batch = PocketSphinxRecognizer(vocabulary=yes_no_phrases_words(yes_no_phrases))
+    for text, f in speech["yn_in"][:4]:
+        hs, hb = decode(streamed, yes_no_phrases, f), decode(batch, yes_no_phrases, f)
+        assert hs.text == hb.text, text        # the grammar decoder is untouched
+        assert streamed.phone_loop_decoded
+        if hs.text:
+            assert 0.0 <= hs.confidence <= 1.0
+    # an utterance too short to decode still closes the streamed loop's utterance
+    streamed.begin(yes_no_phrases)
+    streamed.feed(b"\0\0" * 800)
+    assert streamed.finish() == Hypothesis("", None)
+    text, f = speech["yn_in"][0]
+    assert decode(streamed, yes_no_phrases, f).text == decode(batch, yes_no_phrases, f).text
+
+
+def yes_no_phrases_words(phrases: list[str]) -> set[str]:
+    return {w for p in phrases for w in p.split()}

@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_WPM = 170          # espeak-ng's own default is 175; a touch slower for exercising
 MIN_WPM, MAX_WPM = 80, 400
+# The early "done" tone keeps its output stream open this long for the reply, which then
+# follows the tone in that same stream: closing one stream and opening the next left 20-40 ms
+# of silence before the first word (BENCHMARKS.md section 2).
+REPLY_WAIT_SECONDS = 1.5
 
 
 class TtsError(AudioError):
@@ -226,8 +230,18 @@ class PyttsxMouth(_RateMixin):
 
     def say(self, text: str) -> None:
         pcm, rate = self.synth.synthesize(text)   # synthesis overlaps a tone still playing
+        pcm = apply_gain(pcm, self.gain)
+        self._speech_rate = rate
+        early = getattr(self, "_early", None)
+        if early is not None and early.thread is not threading.current_thread():
+            if early.offer(pcm, rate, text):     # played right after the tone, same stream
+                early.thread.join()
+                self._early = None
+                if early.error is not None:
+                    raise early.error
+                return
         self._wait_for_cue()
-        start, end = self._play_gated(apply_gain(pcm, self.gain), rate)
+        start, end = self._play_gated(pcm, rate)
         self.spoken.append((start, end, text))
 
     def cue_async(self, name: str) -> None:
@@ -240,20 +254,20 @@ class PyttsxMouth(_RateMixin):
         self._wait_for_cue()
         if self.gate is not None:
             self.gate.speaking()      # deaf from now on, not from when the thread gets going
-        started = threading.Event()
-        self._play_started = started
-        self._cue_thread = threading.Thread(target=self.cue, args=(name,), name=f"earcon-{name}",
-                                            daemon=True)
-        self._cue_thread.start()
+        # at the speech's rate, so that the reply can follow in the same stream
+        early = _EarlyTone(self, name, getattr(self, "_speech_rate", None) or self._out_rate)
+        self._early = early
+        early.thread.start()
         # Wait (briefly) until the tone is handed to PortAudio: the decoder that runs next holds
         # the GIL, and without this the tone would only start once the answer was recognised.
-        started.wait(0.2)
+        early.started.wait(0.2)
 
     def _wait_for_cue(self) -> None:
-        thread = getattr(self, "_cue_thread", None)
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
-            self._cue_thread = None
+        early = getattr(self, "_early", None)
+        if early is not None and early.thread is not threading.current_thread():
+            early.decline()
+            early.thread.join()
+            self._early = None
 
     def cue(self, name: str) -> None:
         """Play an earcon ("listen" or "done"); the microphone stays deaf while it sounds."""
@@ -290,6 +304,98 @@ class PyttsxMouth(_RateMixin):
     def close(self) -> None:
         self._wait_for_cue()
         self.synth.close()
+
+
+class _EarlyTone:
+    """Plays an early earcon on its own thread, then keeps the stream open for the reply
+    (PyttsxMouth.say offers it) for up to REPLY_WAIT_SECONDS, so the words follow the tone
+    without a stream to close and reopen in between."""
+
+    def __init__(self, mouth: PyttsxMouth, name: str, rate: int) -> None:
+        self.mouth, self.name, self.rate = mouth, name, rate
+        self.started = threading.Event()
+        self.error: TtsError | None = None     # the reply was taken but could not be played
+        self._cond = threading.Condition()
+        self._reply: tuple[np.ndarray, str] | None = None
+        self._closed = False                   # takes no reply any more
+        self.thread = threading.Thread(target=self._run, name=f"earcon-{name}", daemon=True)
+
+    def offer(self, pcm: np.ndarray, rate: int, text: str) -> bool:
+        """Hand the reply over; False if this stream cannot take it (it is closing, or runs
+        at another rate): the caller then plays it itself."""
+        with self._cond:
+            if self._closed or rate != self.rate:
+                return False
+            self._reply, self._closed = (pcm, text), True
+            if self.mouth.gate is not None:
+                self.mouth.gate.speaking()
+            self._cond.notify()
+        return True
+
+    def decline(self) -> None:
+        """No reply is coming through this stream: let it close."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+
+    def _run(self) -> None:
+        m = self.mouth
+        try:
+            stream = m.sd.OutputStream(samplerate=self.rate, channels=1, dtype="int16",
+                                       device=m.output_device)
+        except Exception:  # noqa: BLE001 - not at this rate: the plain way tries the others
+            self.decline()
+            m._play_started = self.started
+            m.cue(self.name)
+            self.started.set()
+            return
+        end = None
+        released = False     # the gate was told when the sound ends
+        tone = earcon(self.name, self.rate, m.gain).reshape(-1, 1)
+        try:
+            stream.start()
+            start = m.clock.now()
+            # Hand PortAudio all of the tone that fits before letting the caller go on: the
+            # decoder it runs next holds the GIL, and a thread still in Python before its
+            # write() would wait for the whole decoding (measured: tone up to 250 ms late).
+            first = min(tone.shape[0], max(0, int(stream.write_available)))
+            if first:
+                stream.write(tone[:first])
+            self.started.set()
+            if first < tone.shape[0]:
+                stream.write(tone[first:])
+            tone_end = start + tone.shape[0] / self.rate
+            m.cues.append((start, tone_end, self.name))
+            with self._cond:
+                if m.gate is not None and self._reply is None:
+                    m.gate.done_speaking(tone_end)     # a listen without a reply hears from here on
+                    released = True
+                self._cond.wait_for(lambda: self._closed, timeout=REPLY_WAIT_SECONDS)
+                self._closed = True
+                reply = self._reply
+            if reply is not None:
+                pcm, text = reply
+                words_start = max(m.clock.now(), tone_end)
+                stream.write(np.ascontiguousarray(pcm, dtype=np.int16).reshape(-1, 1))
+            stream.stop()                          # returns once everything has been played
+            end = m.clock.now()
+            if reply is not None:
+                end = max(end, words_start + reply[0].size / self.rate)   # cannot end sooner
+                m.spoken.append((words_start, end, text))
+        except Exception as exc:  # noqa: BLE001
+            if self._reply is not None:
+                self.error = TtsError(f"Playing speech failed: {exc}")
+            else:   # a missed tone loses nothing; the next say() reports a dead speaker
+                log.warning("earcon %r not played: %s", self.name, exc)
+        finally:
+            self.decline()
+            self.started.set()
+            try:
+                stream.close()
+            except Exception:  # noqa: BLE001
+                pass
+            if m.gate is not None and (self._reply is not None or not released):
+                m.gate.done_speaking(end if end is not None else m.clock.now())
 
 
 class WavOutMouth(_RateMixin):

@@ -174,6 +174,50 @@ def sweep(records: list[dict], matcher: Matcher, items: dict[str, Item]) -> list
     return rows
 
 
+def by_voice(scored: list[dict], items: dict[str, Item]) -> dict:
+    """Commands' outcome rates per espeak voice (the model is US English: accents matter)."""
+    cells: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for r in scored:
+        if r["kind"] == "command":
+            c = cells[items[r["id"]].voice]
+            c[r["outcome"]] += 1
+            c["total"] += 1
+    return {v: {k: round(c[k] / c["total"], 4) for k in ("correct", "rejected", "wrong")} | {"total": c["total"]}
+            for v, c in sorted(cells.items())}
+
+
+def best_at_false_accepts(records: list[dict], matcher: Matcher, items: dict[str, Item],
+                          max_fa: float = 0.02, max_fa_yes_no: float = 0.005) -> dict | None:
+    """The lowest threshold (so the most correct commands) at which out-of-domain false
+    accepts stay within both limits: what ANY threshold on this confidence can give."""
+    base = score(records, 0.0, matcher, items)   # outcome if nothing were rejected
+    cmds = [r for r in base if r["kind"] == "command"]
+    ood = [r for r in base if r["kind"] == "ood"]
+    ood_yn = [r for r in ood if r["context"] == "yes_no"]
+
+    def kept(r: dict, th: float) -> bool:
+        return r["confidence"] is None or r["confidence"] >= th
+
+    def rate(rows: list[dict], outcome: str, th: float) -> float:
+        return sum(r["outcome"] == outcome and kept(r, th) for r in rows) / max(1, len(rows))
+
+    cuts = sorted({r["confidence"] for r in ood if r["outcome"] == "false_accept"
+                   and r["confidence"] is not None})
+    for th in [0.0] + [c + 1e-9 for c in cuts]:
+        fa, fa_yn = rate(ood, "false_accept", th), rate(ood_yn, "false_accept", th)
+        if fa <= max_fa and fa_yn <= max_fa_yes_no:
+            out = {"threshold": th, "max_fa": max_fa, "max_fa_yes_no": max_fa_yes_no,
+                   "ood/all:false_accept": round(fa, 4), "ood/yes_no:false_accept": round(fa_yn, 4),
+                   "commands/all/all:correct": round(rate(cmds, "correct", th), 4),
+                   "commands/all/all:wrong": round(rate(cmds, "wrong", th), 4)}
+            for c in CONTEXTS:
+                rows = [r for r in cmds if r["context"] == c]
+                if rows:
+                    out[f"commands/{c}/all:correct"] = round(rate(rows, "correct", th), 4)
+            return out
+    return None
+
+
 def naive_score(free: list[dict], evalset: EvalSet, contexts: Iterable[str], matcher: Matcher) -> list[dict]:
     from .naive import KeywordSpotter
     spotters = {c: KeywordSpotter(matcher, c) for c in contexts}
@@ -246,6 +290,8 @@ def run(spec: bench_engines.EngineSpec, evalset: EvalSet, matcher: Matcher, loca
         "grammar": tabulate(scored),
         "grammar_rtf": rtf(records),
         "threshold_sweep": sweep(records, matcher, items) if has_conf else None,
+        "best_at_false_accepts": best_at_false_accepts(records, matcher, items) if has_conf else None,
+        "commands_by_voice": by_voice(scored, items),
         "naive": {
             "subset": f"every item whose rendition hashes to 0 mod {naive_stride} "
                       f"(commands: clean and snr10 only); {len(naive_items)} recordings",

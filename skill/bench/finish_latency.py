@@ -1,4 +1,5 @@
-"""How long PocketSphinx's finish() takes: whole-utterance vs streaming decoding (issue 3).
+"""How long PocketSphinx's finish() takes: whole-utterance vs streaming decoding (issue 3),
+and with only the phone loop streamed (session 3).
 
 The decoding left after the endpoint adds to the turn latency. Both modes decode the same
 clean commands of a cached evaluation set, alternating file by file so machine load hits
@@ -22,7 +23,11 @@ def measure(evalset_dir: Path) -> dict[str, dict[str, float]]:
     items = [i for i in json.loads((evalset_dir / "manifest.json").read_text())["items"]
              if i["kind"] == "command" and i["noise"] == "clean"]
     recs = {"whole": PocketSphinxRecognizer(whole_utterance=True),
-            "streaming": PocketSphinxRecognizer(whole_utterance=False)}
+            "streaming": PocketSphinxRecognizer(whole_utterance=False),
+            "phone_loop_streamed": PocketSphinxRecognizer(whole_utterance=True)}
+    # the grammar decoder on the whole utterance, the phone loop while the audio arrives
+    # (STREAM_PHONE_LOOP; off in the product: see BENCHMARKS.md section 3)
+    recs["phone_loop_streamed"].stream_phone_loop = True
     cpu: dict[str, list[float]] = {k: [] for k in recs}
     for it in items:
         pcm = read_pcm(evalset_dir / it["wav"]).tobytes()

@@ -16,8 +16,10 @@ repeats of the coach's instruction.
 Per turn, from the ONE stereo recording of room.monitor (so no clocks to align):
   total = first coach sample above -50 dBFS after the person's speech
           - end of the person's speech (last 10 ms frame above -45 dBFS; the hiss is -61)
-  When the mouth has earcons, that first sound is the "done" tone the runtime plays before
-  dispatching; to_first_word adds the tone, dialog and synthesis to it (same output path).
+  When the mouth has earcons, that first sound is the "done" tone (played from the end of
+  speech); to_first_word is read off the same recording: the sound after the tone's end
+  (the reply follows the tone in the same output stream), falling back to an estimate from
+  the stamps (to_first_word_estimate: tone start + max(tone, reply synthesised)).
 Breakdown, from the child's stamps (differences on one clock):
   endpointing = SpeechEnd emitted - capture time of the last speech sample (PortAudio block stamp)
   recognition = recogniser.finish() wall time (recognition_cpu: its thread CPU time, which
@@ -146,6 +148,18 @@ def install_stamps(ears, mouth, out) -> None:  # noqa: ANN001
             return result
         mouth.cue = stamped_cue
 
+    cue_async = getattr(mouth, "cue_async", None)
+    if cue_async is not None:
+        def stamped_cue_async(name):  # noqa: ANN001, ANN202
+            # the early tone plays on the mouth's own thread (and the reply follows it in the
+            # same stream): its start and end come from mouth.cues once the reply is ready
+            turn = state.get("turn") or state.get("open")
+            if turn is not None and name == "done":
+                turn["cue_start"] = time.monotonic()
+                turn["cue_index"] = len(getattr(mouth, "cues", []))
+            return cue_async(name)
+        mouth.cue_async = stamped_cue_async
+
     synth = getattr(mouth, "synth", None)
     if synth is not None and hasattr(synth, "synthesize"):
         synthesize = synth.synthesize
@@ -155,6 +169,10 @@ def install_stamps(ears, mouth, out) -> None:  # noqa: ANN001
             turn = state.pop("synth_for", None)
             if turn is not None:
                 turn["synth_end"] = time.monotonic()
+                cues = getattr(mouth, "cues", [])
+                k = turn.pop("cue_index", None)
+                if k is not None and len(cues) > k and cues[k][2] == "done":
+                    turn["cue_start"], turn["cue_end"] = cues[k][0], cues[k][1]
                 out.write(json.dumps(turn) + "\n")
                 out.flush()
             return result
@@ -266,9 +284,20 @@ def turns_from_audio(audio: np.ndarray) -> list[dict]:
         a, b = int(round(end / 0.01)), int(round(nxt / 0.01))
         onset = np.flatnonzero(coach_active[a:b])
         overlap = bool(coach_active[int(start / 0.01):a].any())
-        out.append({"user_start": round(float(start), 3), "user_end": round(float(end), 3),
-                    "reply_onset": round(float(a + onset[0]) * 0.01, 3) if onset.size else None,
-                    "coach_during_speech": overlap})
+        row = {"user_start": round(float(start), 3), "user_end": round(float(end), 3),
+               "reply_onset": round(float(a + onset[0]) * 0.01, 3) if onset.size else None,
+               "coach_during_speech": overlap}
+        if onset.size:
+            # the first sound's end (first quiet frame) and the next sound after it: with an
+            # earcon first, the reply's words (analyse() checks it against the tone's length)
+            i0 = a + int(onset[0])
+            quiet = np.flatnonzero(~coach_active[i0:b])
+            if quiet.size:
+                j = i0 + int(quiet[0])
+                again = np.flatnonzero(coach_active[j:b])
+                row["first_sound_end"] = round(j * 0.01, 3)
+                row["second_onset"] = round(float(j + again[0]) * 0.01, 3) if again.size else None
+        out.append(row)
     return out
 
 
@@ -279,6 +308,20 @@ def _stats(xs: list[float]) -> dict | None:
     a = np.asarray(xs) * 1000
     return {"n": len(xs), "median_ms": round(float(np.median(a)), 1),
             "p95_ms": round(float(np.percentile(a, 95)), 1), "max_ms": round(float(a.max()), 1)}
+
+
+def _word_onset(row: dict) -> float | None:
+    """When the reply's first word is heard, from the recording: the sound after the tone's
+    end when the tone ends (a quiet frame) within 30 ms of its known length; the tone's end
+    when the words follow it with no quiet frame; None when the recording does not tell."""
+    onset, end, cue = row.get("reply_onset"), row.get("first_sound_end"), row.get("cue")
+    if onset is None or end is None or cue is None:
+        return None
+    if abs((end - onset) - cue) <= 0.03:
+        return row.get("second_onset")
+    if end - onset > cue + 0.03:
+        return round(onset + cue, 3)     # no gap: the words start as the tone ends
+    return None
 
 
 def analyse(audio: np.ndarray, timings: list[dict], answered: list[dict]) -> dict:
@@ -316,7 +359,11 @@ def analyse(audio: np.ndarray, timings: list[dict], answered: list[dict]) -> dic
                     row["audio_io"] = round(row["total"] - row["endpointing"]
                                             - (s["cue_start"] - s["endpoint"]), 4)
                     reply_ready = s["synth_end"] - s["cue_start"] if s.get("synth_end") else 0.0
-                    row["to_first_word"] = round(row["total"] + max(row["cue"], reply_ready), 4)
+                    row["to_first_word_estimate"] = round(row["total"] + max(row["cue"], reply_ready), 4)
+                    heard = _word_onset(row)
+                    row["to_first_word"] = (round(heard - t["user_end"], 4) if heard is not None
+                                            else row["to_first_word_estimate"])
+                    row["first_word_from"] = "recording" if heard is not None else "estimate"
                 elif "cue" in row:
                     # total is to the tone; the words start after the cue, dialog and synthesis
                     first = row["total"] - (row["endpointing"] + row["recognition"])
@@ -330,7 +377,7 @@ def analyse(audio: np.ndarray, timings: list[dict], answered: list[dict]) -> dic
         rows.append(row)
     valid = [r for r in rows if "total" in r and not r["coach_during_speech"]]
     summary = {key: _stats([r.get(key) for r in valid])
-               for key in ("total", "to_first_word", "endpointing", "recognition", "recognition_cpu", "cue", "dialog",
+               for key in ("total", "to_first_word", "to_first_word_estimate", "endpointing", "recognition", "recognition_cpu", "cue", "dialog",
                            "synthesis", "audio_io")}
     understood = sum(1 for r in rows if r.get("heard"))
     return {"summary": summary, "turns_measured": len(valid), "utterances_in_room": len(turns),

@@ -1,0 +1,38 @@
+"""skill/bench/accuracy.py: the best threshold at a false-accept limit and the per-voice
+table (pure bookkeeping over decoded records; the real matcher, no audio)."""
+from __future__ import annotations
+
+import pytest
+
+from skill.bench.accuracy import best_at_false_accepts, by_voice, score
+from skill.bench.evalset import Item
+
+
+@pytest.fixture(scope="module")
+def matcher():
+    from skill.cli import DEFAULT_LOCALE_DIR, load_assets
+    return load_assets(DEFAULT_LOCALE_DIR).matcher
+
+
+def _item(iid: str, kind: str, intent: str, voice: str = "en-us") -> Item:
+    return Item(iid, kind, "yes_no" if kind == "command" else "*", "", intent, None, voice, 140,
+                "clean", None, "x.wav")
+
+
+def test_best_threshold_keeps_the_most_commands_within_the_false_accept_limits(matcher):
+    items = {"c1": _item("c1", "command", "yes"), "c2": _item("c2", "command", "yes", "en-gb"),
+             "c3": _item("c3", "command", "no"), "o1": _item("o1", "ood", "none")}
+    records = [{"id": "c1", "context": "yes_no", "text": "yes", "confidence": 0.9},
+               {"id": "c2", "context": "yes_no", "text": "yes", "confidence": 0.4},
+               {"id": "c3", "context": "yes_no", "text": "yes", "confidence": 0.7},   # wrong
+               {"id": "o1", "context": "yes_no", "text": "no", "confidence": 0.6}]    # false accept
+    best = best_at_false_accepts(records, matcher, items, max_fa=0.0, max_fa_yes_no=0.0)
+    # the false accept at 0.6 must go: just above it, c1 and the wrong c3 stay
+    assert 0.6 < best["threshold"] <= 0.61
+    assert best["commands/all/all:correct"] == pytest.approx(1 / 3, abs=1e-3)
+    assert best["commands/all/all:wrong"] == pytest.approx(1 / 3, abs=1e-3)
+    assert best["ood/yes_no:false_accept"] == 0.0
+    loose = best_at_false_accepts(records, matcher, items, max_fa=1.0, max_fa_yes_no=1.0)
+    assert loose["threshold"] == 0.0 and loose["commands/all/all:correct"] == pytest.approx(2 / 3, abs=1e-3)
+    voices = by_voice(score(records, best["threshold"], matcher, items), items)
+    assert voices["en-gb"]["rejected"] == 1.0 and voices["en-us"]["total"] == 2
