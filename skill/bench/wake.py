@@ -216,26 +216,37 @@ def idle_cost(root: Path, quick: bool) -> dict:
             "exit_on_sigterm": proc.returncode}
 
 
-def _passes(m: dict, max_distance: float) -> bool:
-    from ..wake import MAX_WAKE_SECONDS, MIN_WAKE_SECONDS, WAKE_MIN_CONFIDENCE
-    return (MIN_WAKE_SECONDS <= m["seconds"] <= MAX_WAKE_SECONDS
+def _passes(m: dict, max_distance: float, decoys: bool = False) -> bool:
+    """Would the detector wake with this phone-distance limit? With `decoys`: only within
+    MAX_PHONE_DISTANCE on the phones alone, beyond it only if the decoy stage (recorded for
+    distances up to DECOY_MAX_PHONE_DISTANCE) kept the wake phrase."""
+    from ..wake import MAX_PHONE_DISTANCE, MAX_WAKE_SECONDS, MIN_WAKE_SECONDS, WAKE_MIN_CONFIDENCE
+    if not (MIN_WAKE_SECONDS <= m["seconds"] <= MAX_WAKE_SECONDS
             and (m.get("confidence") or 0) >= WAKE_MIN_CONFIDENCE
-            and m.get("distance") is not None and m["distance"] <= max_distance)
+            and m.get("distance") is not None and m["distance"] <= max_distance):
+        return False
+    return not decoys or m["distance"] <= MAX_PHONE_DISTANCE or m.get("decoy") == m["text"]
 
 
 def sweep(det: dict, fw: dict) -> list[dict]:
     """The same decisions at other phone-distance limits, from the measures recorded above
-    (one decoding pass): detection against false wakes per hour."""
+    (one decoding pass): detection against false wakes per hour, on the phones alone and
+    (up to DECOY_MAX_PHONE_DISTANCE, where the decoy stage's answer was recorded) with the
+    decoy stage deciding beyond MAX_PHONE_DISTANCE."""
+    from ..wake import DECOY_MAX_PHONE_DISTANCE
     out = []
     for limit in (0.5, 0.6, 0.67, 0.75, 1.0):
-        row = {"max_distance": limit}
-        for key in ("wake/clean", "wake/10dB", "near/clean"):
-            n = det["rows"].get(key, {}).get("n", 0)
-            hits = sum(1 for c in det["candidates"] if c["key"] == key and _passes(c, limit))
-            row[key] = round(hits / n, 4) if n else None
-        fws = sum(1 for c in fw["candidates"] if _passes(c, limit))
-        row["false_wakes_per_hour"] = round(fws / fw["audio_hours"], 3)
-        out.append(row)
+        for decoys in (False, True):
+            if decoys and limit > DECOY_MAX_PHONE_DISTANCE:
+                continue
+            row = {"max_distance": limit, "decoys": decoys}
+            for key in ("wake/clean", "wake/10dB", "near/clean"):
+                n = det["rows"].get(key, {}).get("n", 0)
+                hits = sum(1 for c in det["candidates"] if c["key"] == key and _passes(c, limit, decoys))
+                row[key] = round(hits / n, 4) if n else None
+            fws = sum(1 for c in fw["candidates"] if _passes(c, limit, decoys))
+            row["false_wakes_per_hour"] = round(fws / fw["audio_hours"], 3)
+            out.append(row)
     return out
 
 
@@ -255,8 +266,9 @@ def print_wake(res: dict) -> None:
           f"{fw['grammar_candidates']} passed the grammar) = {fw['false_wakes_per_hour']}/h; "
           f"CPU {fw['cpu_seconds_per_audio_second']} s per audio s")
     print("phone-distance limit sweep (same audio): " + "; ".join(
-        f"{r['max_distance']}: clean {r['wake/clean']}, 10dB {r['wake/10dB']}, near {r['near/clean']}, "
-        f"{r['false_wakes_per_hour']}/h" for r in res["sweep"]))
+        f"{r['max_distance']}{' +decoys' if r['decoys'] else ''}: clean {r['wake/clean']}, "
+        f"10dB {r['wake/10dB']}, near {r['near/clean']}, {r['false_wakes_per_hour']}/h"
+        for r in res["sweep"]))
     idle = res["idle"]
     print(f"idle serve: {idle['cpu_percent_of_one_core']}% of one core over {idle['wall_seconds']} s, "
           f"RSS {idle['rss_mb']} MB (peak {idle['peak_rss_mb']} MB), exit on SIGTERM {idle['exit_on_sigterm']}")
