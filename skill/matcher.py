@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -78,7 +78,12 @@ class Matcher:
             raise MatcherError(f"unknown listen context {name!r}") from None
 
     def phrases(self, context: str) -> list[str]:
-        """Every phrase accepted in `context`, normalised: the recogniser's grammar."""
+        """Every phrase listened for in `context`, normalised: the recogniser's grammar
+        (phrases from `typed:` lines of the .voc files are left out)."""
+        return sorted(p for p, ph in self._context(context).table.items() if ph.spoken)
+
+    def typed_phrases(self, context: str) -> list[str]:
+        """Every phrase accepted in `context` as typed text: the grammar plus `typed:` lines."""
         return sorted(self._context(context).table)
 
     def intents(self, context: str) -> tuple[str, ...]:
@@ -147,6 +152,9 @@ def _read_contexts(path: Path) -> dict[str, dict]:
         hints = spec.get("hints", [])
         if not isinstance(hints, list) or not all(isinstance(h, str) for h in hints):
             raise MatcherError(f"{path}: context [{name}] 'hints' must be a list of phrases")
+        typed_only = spec.get("typed_only", [])
+        if not isinstance(typed_only, list) or not all(isinstance(t, str) for t in typed_only):
+            raise MatcherError(f"{path}: context [{name}] 'typed_only' must be a list of phrase templates")
         fuzzy = spec.get("fuzzy", 0.86)
         if isinstance(fuzzy, bool) or not isinstance(fuzzy, (int, float)) or not 0 <= fuzzy <= 1:
             raise MatcherError(f"{path}: context [{name}] 'fuzzy' must be a number from 0 to 1")
@@ -185,9 +193,25 @@ def load_matcher(locale_dir: Path, extra: dict[str, Iterable[tuple[str, Any]]] |
                     raise MatcherError(
                         f"context [{name}]: phrase {phrase.text!r} means both {other.intent}"
                         f"={other.value!r} and {phrase.intent}={phrase.value!r}")
+                if other is not None and other.spoken:
+                    continue   # listened for by one template, typed-only by another: listened for
                 ctx.table[phrase.text] = phrase
+        # phrasings accepted when typed but not listened for in this context (e.g. "too fast"
+        # where "two" is an answer): the recogniser would take one for the other
+        for template in ctx_spec.get("typed_only", []):
+            try:
+                texts = [p.text for p in expand_template(template, "typed_only")]
+            except VocabError as exc:
+                raise MatcherError(f"{locale_dir / 'contexts.toml'}: [{name}] typed_only {template!r}: {exc}") from None
+            for text in texts:
+                if text not in ctx.table:
+                    raise MatcherError(f"{locale_dir / 'contexts.toml'}: [{name}] typed_only phrase "
+                                       f"{text!r} is not a phrase of that context")
+                ctx.table[text] = replace(ctx.table[text], spoken=False)
         for hint in ctx.hints:
-            if normalize(hint) not in ctx.table:
-                raise MatcherError(f"{locale_dir / 'contexts.toml'}: hint {hint!r} of [{name}] is not a phrase of that context")
+            hint_phrase = ctx.table.get(normalize(hint))
+            if hint_phrase is None or not hint_phrase.spoken:   # a hint is said to be said
+                raise MatcherError(f"{locale_dir / 'contexts.toml'}: hint {hint!r} of [{name}] is not a phrase of that context "
+                                   "that is listened for (typed: lines are not)")
         contexts[name] = ctx
     return Matcher(contexts)

@@ -1,7 +1,10 @@
 """Sentence templates (`.voc` lines) expanded to the closed set of phrases they stand for.
 
 Syntax: `(a|b)` one of, `[a]` optional, `{n}` a number word zero..ten, `template => value`.
-The closed set is both what the matcher accepts and what the recogniser's grammar allows.
+The closed set is both what the matcher accepts and what the recogniser's grammar allows,
+except lines that start with `typed:`: their phrases are accepted when typed but left out of
+the recogniser's grammar, because every phrase in a grammar competes with every other one
+(`python -m skill.bench.breadth` measures what a phrasing costs the recogniser).
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from typing import Any
 
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 MAX_EXPANSIONS_PER_LINE = 5000  # a typo like nested optionals can explode; fail loudly instead
+TYPED_ONLY = "typed:"   # line prefix: accepted from the keyboard, not listened for
 
 
 class VocabError(ValueError):
@@ -24,6 +28,7 @@ class Phrase:
     text: str       # normalised, single-spaced
     intent: str
     value: Any = None
+    spoken: bool = True   # False: typed input only, not in the recogniser's grammar
 
 
 _TOKEN = re.compile(r"\(|\)|\[|\]|\||\{n\}|[^\s()\[\]|{}]+|\s+|[{}]")
@@ -107,6 +112,10 @@ def _coerce(value: str) -> Any:
 def expand_template(template: str, intent: str) -> list[Phrase]:
     """Expand one template line (without comments) to its phrases."""
     value: Any = None
+    spoken = True
+    if template.strip().lower().startswith(TYPED_ONLY):
+        template = template.strip()[len(TYPED_ONLY):]
+        spoken = False
     if "=>" in template:
         template, raw_value = template.split("=>", 1)
         if not raw_value.strip():
@@ -121,7 +130,7 @@ def expand_template(template: str, intent: str) -> list[Phrase]:
         if not words:
             continue
         phrase_value = value if value is not None else number
-        phrases.append(Phrase(" ".join(words), intent, phrase_value))
+        phrases.append(Phrase(" ".join(words), intent, phrase_value, spoken))
     return phrases
 
 

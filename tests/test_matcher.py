@@ -328,3 +328,60 @@ def test_the_same_phrase_in_two_intents_is_fine_when_no_context_has_both(locale:
 def test_bad_extra_phrase_is_an_error(locale: Path) -> None:
     with pytest.raises(MatcherError, match="routine phrase"):
         load_matcher(locale, {"routine": [("(hip mobility", "hip_mobility")]})
+
+
+# ---------------------------------------------------------------- typed-only phrasings
+def test_typed_lines_are_matched_but_not_listened_for(locale: Path) -> None:
+    with (locale / "vocab" / "pause.voc").open("a", encoding="utf-8") as fh:
+        fh.write("typed: (hold|wait) up a (sec|tick)  # keyboard shorthand\n")
+    m = load_matcher(locale, {"routine": routine_phrases(load_content(LOCALE))})
+    for ctx in ("coach", "number"):
+        assert "hold up a sec" not in m.phrases(ctx)           # not in the recogniser's grammar
+        assert "wait up a tick" in m.typed_phrases(ctx)
+        assert set(m.phrases(ctx)) < set(m.typed_phrases(ctx))
+        assert (m.match("Hold up a sec!", ctx).intent, m.match("hold up a sec", ctx).score) == ("pause", 1.0)
+    assert not m.intent_of("wait up a sec", "coach").spoken
+
+
+def test_a_phrase_both_typed_only_and_listened_for_is_listened_for(locale: Path) -> None:
+    with (locale / "vocab" / "pause.voc").open("a", encoding="utf-8") as fh:
+        fh.write("typed: (pause|hang on) [please]\n")           # "pause", "hang on" are spoken lines too
+    m = load_matcher(locale, {"routine": routine_phrases(load_content(LOCALE))})
+    assert {"pause", "hang on"} <= set(m.phrases("coach"))
+    assert "hang on please" not in m.phrases("coach")
+
+
+def test_a_typed_only_hint_is_refused(locale: Path) -> None:
+    (locale / "contexts.toml").write_text(
+        "[a]\nintents = ['pause']\nhints = ['pause', 'hold up']\n", encoding="utf-8")
+    with (locale / "vocab" / "pause.voc").open("a", encoding="utf-8") as fh:
+        fh.write("typed: hold up\n")
+    with pytest.raises(MatcherError, match=r"hint 'hold up' of \[a\] is not a phrase"):
+        load_matcher(locale)
+
+
+def test_typed_prefix_needs_a_template() -> None:
+    with pytest.raises(VocabError, match="empty template"):
+        expand_template("typed:   ", "x")
+    assert [(p.text, p.spoken) for p in expand_template("TYPED: nope => 0", "no")] == [("nope", False)]
+
+
+def test_typed_only_phrases_of_one_context(locale: Path) -> None:
+    (locale / "contexts.toml").write_text(
+        "[a]\nintents = ['slower', 'faster', 'number']\ntyped_only = ['too (fast|slow)']\n"
+        "[b]\nintents = ['slower']\n", encoding="utf-8")
+    m = load_matcher(locale)
+    assert "too fast" not in m.phrases("a") and "too slow" in m.typed_phrases("a")
+    assert "two" in m.phrases("a") and "too fast" in m.phrases("b")
+    assert (m.match("too fast", "a").intent, m.match("too slow", "a").intent) == ("slower", "faster")
+
+
+@pytest.mark.parametrize("entry,message", [
+    ("'too slow'", "'too slow' is not a phrase of that context"),   # "faster" is not in [a]
+    ("'(too'", "typed_only '(too'"),
+    ("3", "'typed_only' must be a list"),
+])
+def test_bad_typed_only_entries(locale: Path, entry: str, message: str) -> None:
+    (locale / "contexts.toml").write_text(f"[a]\nintents = ['slower']\ntyped_only = [{entry}]\n", encoding="utf-8")
+    with pytest.raises(MatcherError, match=re.escape(message)):
+        load_matcher(locale)
