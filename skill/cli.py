@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from . import __version__
 from .clock import Clock, SystemClock, VirtualClock
-from .config import ConfigError, apply_config, device_spec
+from .config import ConfigError, apply_config, device_spec, rate_option
 from .content import Content, ContentError, load_content
 from .matcher import Matcher, MatcherError, load_matcher
 from .prompts import PromptError, Prompts
@@ -108,7 +108,8 @@ def add_session_options(parser: argparse.ArgumentParser) -> None:
                    help="speaker: index or name (see `devices`)")
     v.add_argument("--audio-in", metavar="FILE.wav", type=Path, help="use a recording as the microphone")
     v.add_argument("--audio-out", metavar="FILE.wav", type=Path, help="write everything said to a WAV instead of playing it")
-    v.add_argument("--rate", type=int, default=None, help="speaking rate in words per minute (default: the voice's)")
+    v.add_argument("--rate", type=rate_option, default=None,
+                   help="speaking rate in words per minute, 80 to 400 (default: the voice's)")
     v.add_argument("--voice", default=None, help="TTS voice id or name (e.g. en-us, en-gb)")
 
 
@@ -149,7 +150,25 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # that concern is not part of this install
             raise
         module.register(sub)
+    _keep_options_given_before_the_command(parser)
     return parser
+
+
+def _keep_options_given_before_the_command(parser: argparse.ArgumentParser) -> None:
+    """`run_assistant.py --rate 150 serve`: a subcommand that repeats a top-level option would
+    overwrite its value with the subcommand's default (argparse copies every subparser default
+    over the namespace). Without a default there, the top-level value (given or default) stays,
+    and one typed after the subcommand still wins. `config` is left alone: it resolves the
+    settings itself and reads its own options' None defaults as "not typed"."""
+    top = {a.dest for a in parser._actions if a.option_strings and a.default is not argparse.SUPPRESS}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                if sub.get_default("reads_config_itself"):
+                    continue
+                for option in sub._actions:
+                    if option.option_strings and option.dest in top:
+                        option.default = argparse.SUPPRESS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,6 +239,14 @@ def run_dialog(args: argparse.Namespace, assets: Assets, make_dialog: Callable[[
             mouth.close()
 
 
+Report = Callable[[str], None]
+
+
+def print_report(message: str) -> None:
+    """Interactive runs: a problem that does not stop the session is printed for the person."""
+    print(message, file=sys.stderr)
+
+
 @dataclass
 class SessionPlan:
     """What a coaching session needs besides its edges: the dialog factory, the listeners
@@ -229,9 +256,11 @@ class SessionPlan:
     close: Callable[[], None]
 
 
-def prepare_session(args: argparse.Namespace, assets: Assets) -> SessionPlan:
+def prepare_session(args: argparse.Namespace, assets: Assets, report: Report = print_report) -> SessionPlan:
     """Recall the history and build the coach's dialog factory (shared by the plain session
-    and `serve`, which runs one of these after each wake phrase)."""
+    and `serve`, which runs one of these after each wake phrase). Problems that do not stop
+    the session (history or settings unavailable) go to `report`: printed by default, logged
+    by `serve` (journal priorities)."""
     from .coach import CoachSession, SessionOptions
     from .memory import HistoryRecorder, Recollection, recall
     routine = getattr(args, "routine", None)
@@ -246,8 +275,8 @@ def prepare_session(args: argparse.Namespace, assets: Assets) -> SessionPlan:
         data_dir = getattr(args, "data_dir", None) or default_data_dir()
         recollection, store = recall(data_dir, assets.content)
         if recollection.unavailable:
-            print(f"History unavailable: {recollection.unavailable}", file=sys.stderr)
-        options, prefs_recorder = _load_preferences(data_dir, options)
+            report(f"History unavailable: {recollection.unavailable}")
+        options, prefs_recorder = _load_preferences(data_dir, options, report)
 
     def current_preferences() -> dict[str, Any]:
         # the latest saved values, should one plan run several sessions (serve)
@@ -280,16 +309,16 @@ def _initial_preferences(args: argparse.Namespace) -> dict[str, Any]:
     return {"detail": prefs.detail, "volume": prefs.volume}
 
 
-def _load_preferences(data_dir: Path, options: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+def _load_preferences(data_dir: Path, options: dict[str, Any], report: Report) -> tuple[dict[str, Any], Any]:
     """Saved detail/volume over `options`, and the listener that saves changes. A damaged or
     unwritable file is reported and the session goes on with what it has."""
     from .preferences import PreferenceRecorder, Preferences, check_writable, load_preferences
     prefs, problem = load_preferences(data_dir, Preferences(**options))
     if problem:
-        print(f"Settings: {problem}", file=sys.stderr)
+        report(f"Settings: {problem}")
     unsaved = check_writable(data_dir)
     if unsaved:
-        print(f"Settings cannot be saved: {unsaved}", file=sys.stderr)
+        report(f"Settings cannot be saved: {unsaved}")
     return ({"detail": prefs.detail, "volume": prefs.volume, "preferences_unsaved": unsaved},
             PreferenceRecorder(data_dir, prefs))
 

@@ -25,19 +25,23 @@ TEMPO_STEP = 1.25           # "slower" / "faster" scale the rep tempo by this
 SPEECH_STEP = 0.85          # and the speaking rate by this (inverse for faster)
 TEMPO_RANGE = (0.5, 2.0)
 SPEECH_RANGE = (0.6, 1.6)
+# A pain score before exercise is read back and must be confirmed (the recogniser can mishear
+# "nine" as "two" with full confidence). After this many unconfirmed read-backs (no, unclear,
+# silence, another number) the session goes on without a score: see _give_up_on_score.
+CONFIRM_MISSES = 4
 
 # Where a person can be mid-exercise: pausable, and "it hurts" starts the pain check here.
 EXERCISING = ["intro", "counting", "holding", "resting"]
 # Questions the session itself asks and waits on.
-ASKING = ["offer_resume", "menu", "pain_before", "pain_after", "pain_rating"]
+ASKING = ["offer_resume", "menu", "pain_before", "confirm_pain", "pain_after", "pain_rating"]
 RESUMABLE = EXERCISING + ASKING + ["screening"]
 # States whose Listen waits for the answer to something just asked (the "listen" earcon);
 # the sub-dialogs (screener, pain check) mark their own questions.
 PROMPTED = ASKING + ["confirm_stop", "intro"]
 SUB_DIALOGS = ("screening", "pain_check")
 
-STATES = ["idle", "screening", "offer_resume", "menu", "pain_before", "intro", "counting", "holding", "resting",
-          "paused", "confirm_stop", "pain_check", "pain_rating", "pain_after", "finished"]
+STATES = ["idle", "screening", "offer_resume", "menu", "pain_before", "confirm_pain", "intro", "counting", "holding",
+          "resting", "paused", "confirm_stop", "pain_check", "pain_rating", "pain_after", "finished"]
 
 TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "begin", "source": "idle", "dest": "screening", "conditions": "has_screener"},
@@ -49,7 +53,10 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "decline_resume", "source": "offer_resume", "dest": "menu"},
     {"trigger": "screened", "source": "screening", "dest": "finished"},
     {"trigger": "choose", "source": "menu", "dest": "pain_before"},
-    {"trigger": "rated", "source": "pain_before", "dest": "intro"},
+    {"trigger": "heard_score", "source": ["pain_before", "confirm_pain"], "dest": "confirm_pain"},
+    {"trigger": "rated", "source": "confirm_pain", "dest": "intro"},
+    {"trigger": "reask_score", "source": "confirm_pain", "dest": "pain_before"},
+    {"trigger": "unconfirmed", "source": "confirm_pain", "dest": "intro"},
     {"trigger": "start_block", "source": ["intro", "resting"], "dest": "counting", "conditions": "is_reps"},
     {"trigger": "start_block", "source": ["intro", "resting"], "dest": "holding"},
     {"trigger": "block_done", "source": ["counting", "holding"], "dest": "pain_rating", "conditions": "needs_pain_rating"},
@@ -73,8 +80,8 @@ TRANSITIONS: list[dict[str, Any]] = [
 ]
 
 # Which listen context each waiting state uses (screening and pain_check: their sub-dialog's).
-LISTEN_CONTEXT = {"offer_resume": "yes_no", "menu": "menu", "pain_before": "number", "pain_after": "number",
-                  "pain_rating": "number", "confirm_stop": "yes_no", "paused": "coach",
+LISTEN_CONTEXT = {"offer_resume": "yes_no", "menu": "menu", "pain_before": "number", "confirm_pain": "pain_confirm",
+                  "pain_after": "number", "pain_rating": "number", "confirm_stop": "yes_no", "paused": "coach",
                   **{s: "coach" for s in EXERCISING}}
 # States where silence gets one re-prompt (timed states are driven by their timers instead).
 REPROMPT = {"offer_resume": "offer_resume_reprompt", "menu": "menu_reprompt", "pain_before": "pain_reprompt", "pain_after": "pain_reprompt",
@@ -110,7 +117,8 @@ PROMPTS_USED = sorted({
     "where_confirm_stop", "where_intro", "where_counting", "where_counting_side", "where_holding",
     "where_holding_side", "where_resting_set", "where_resting_side", "where_resting_exercise",
     "where_paused_intro", "where_paused_counting", "where_paused_holding", "where_paused_resting",
-    "where_paused_question", "where_pain_check",
+    "where_paused_question", "where_pain_check", "pain_confirm", "pain_confirm_reprompt", "pain_confirm_no",
+    "pain_unconfirmed", "help_pain_confirm", "where_confirm_pain",
 })
 
 
@@ -187,7 +195,10 @@ class CoachSession:
         self.exercises: list[Exercise] = []
         self.exercise_index = -1
         self.tally: list[ExerciseTally] = []
-        self.pain_before: int | None = None
+        self.pain_before: int | None = None    # only ever a confirmed score
+        self._score_heard: int | None = None   # the score read back, waiting for a yes
+        self._confirm_misses = 0
+        self._pain_unconfirmed = False         # gave up confirming: the strictest pain-rise rule applies
         self.pain_after_score: int | None = None
         self.pain_checks: list[int] = []
         self.ended_how = ""
@@ -344,7 +355,13 @@ class CoachSession:
         return False
 
     def on_enter_pain_before(self, event: EventData) -> None:
+        if event.event.name == "reask_score":
+            return      # pain_confirm_no has asked for the score again
         self._say("pain_reprompt" if event.event.name == "resume" else "pain_before")
+
+    def on_enter_confirm_pain(self, event: EventData) -> None:
+        # also on resume and on a corrected number: the question is always the current score
+        self._say("pain_confirm", score=count_word(self._score_heard))
 
     def on_enter_intro(self, event: EventData) -> None:
         if event.event.name == "resume":
@@ -487,6 +504,9 @@ class CoachSession:
         if self.state in ("screening", "pain_check"):
             self._delegate(event)
             return
+        if self.state == "confirm_pain":     # silence never confirms a score
+            self._in_confirm_pain(Utterance("none", now=self._now))
+            return
         prompt = REPROMPT.get(self.state)
         if prompt and not self._reprompted:
             self._reprompted = True
@@ -555,14 +575,50 @@ class CoachSession:
     def _in_pain_before(self, u: Utterance) -> bool:
         if u.intent != "number":
             return False
-        self.pain_before = int(u.value)
-        self._out.append(Record("pain", {"when": "before", "score": self.pain_before}))
-        # read back what was recorded: a recogniser can mishear a score with full confidence
-        self._say("pain_noted", score=count_word(self.pain_before))
-        self.rated()
+        # not taken yet: read back as a question, since a score can be misheard with full confidence
+        self._score_heard = int(u.value)
+        self.heard_score()
         return True
 
+    def _in_confirm_pain(self, u: Utterance) -> bool:
+        """Yes (or the same number again) confirms; no asks again; another number is read back."""
+        heard = self._score_heard
+        if u.intent == "yes" or (u.intent == "number" and int(u.value) == heard):
+            self.pain_before = heard
+            self._out.append(Record("pain", {"when": "before", "score": heard}))
+            self._say("pain_noted", score=count_word(heard))
+            self.rated()
+            return True
+        self._confirm_misses += 1
+        if self._confirm_misses >= CONFIRM_MISSES:
+            self._give_up_on_score()
+        elif u.intent == "number":
+            self._score_heard = int(u.value)
+            self.heard_score()
+        elif u.intent == "no":
+            self._say("pain_confirm_no")
+            self.reask_score()
+        else:       # unclear, or a command that is no answer here: the question again
+            self._say("pain_confirm_reprompt", score=count_word(heard))
+        return True
+
+    def _give_up_on_score(self) -> None:
+        """No confirmed score after CONFIRM_MISSES tries. Asking forever leaves someone on the
+        floor stuck in a loop, and ending the session punishes a recogniser fault, so we go on
+        without a score (none is saved) and judge pain during exercise as if it started at zero:
+        the strictest pain-rise rule (a rating above PAIN_RISE_LIMIT stops the exercise). Said aloud."""
+        from .safety import PAIN_RISE_LIMIT
+        self._pain_unconfirmed = True
+        self._say("pain_unconfirmed", limit=count_word(PAIN_RISE_LIMIT))
+        self.unconfirmed()
+
+    def _pain_baseline(self) -> int | None:
+        """The starting score the pain-rise rule compares with (0 when it could not be confirmed)."""
+        return 0 if self._pain_unconfirmed else self.pain_before
+
     def _in_pain_after(self, u: Utterance) -> bool:
+        # Not confirmed like the score before: the session is over and no safety decision uses
+        # it (only the summary's change and the history's trend do).
         if u.intent != "number":
             return False
         self.pain_after_score = int(u.value)
@@ -581,16 +637,18 @@ class CoachSession:
         score = int(u.value)
         self.pain_checks.append(score)
         self._out.append(Record("pain", {"when": "check", "score": score}))
-        if pain_rise_stops(self.pain_before, score):
+        if pain_rise_stops(self._pain_baseline(), score):
             self._say("pain_rating_stop_exercise", score=count_word(score))
             self._finish_exercise("stopped_for_pain")
             self.next_exercise()
         elif self._rating_ends_exercise:
-            self._say("pain_rating_continue")
+            self._say("pain_rating_continue", score=count_word(score))
             self._finish_exercise("done")
             self.next_exercise()
         else:
-            self._say("pain_rating_continue")
+            # the score is said back (not asked: mid-exercise and in pain, no extra question), so a
+            # mishearing is heard and "it hurts" or "stop" is one phrase away
+            self._say("pain_rating_continue", score=count_word(score))
             self._return_to = self._pain_return
             self.resume()
         return True
@@ -946,6 +1004,8 @@ class CoachSession:
             self._ask_menu()
         elif self.state in ("pain_before", "pain_after", "pain_rating"):
             self._say("pain_reprompt")
+        elif self.state == "confirm_pain":
+            self._say("pain_confirm", score=count_word(self._score_heard))
         elif self.state == "confirm_stop":
             self._say("confirm_stop")
         elif self.state == "intro":
@@ -1035,7 +1095,7 @@ class CoachSession:
             self._ask_again()
         elif state in PROMPTED:
             slots: dict[str, object] = {}
-            if state == "pain_before":
+            if state in ("pain_before", "confirm_pain"):
                 slots = {"routine": self.routine.name}
             elif state == "pain_rating":
                 slots = {"name": self.current_exercise.name}
@@ -1074,6 +1134,8 @@ class CoachSession:
             if self.state in ("screening", "pain_check") and sub_listen is not None:
                 out.append(sub_listen)
             else:
-                timeout = SILENCE_TIMEOUT if (self.state in REPROMPT and not self._reprompted) else None
+                # the read-back waits with a timeout every time: silence counts as a miss there
+                timeout = SILENCE_TIMEOUT if (self.state == "confirm_pain" or (
+                    self.state in REPROMPT and not self._reprompted)) else None
                 out.append(Listen(self._context(), timeout, prompted=self.state in PROMPTED))
         return out

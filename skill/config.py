@@ -88,6 +88,19 @@ def _rate(value: Any, base: Path | None) -> int:
     return value
 
 
+def rate_option(text: str) -> int:
+    """`--rate` on the command line: the config file's check, so both refuse the same values
+    (argparse turns the error into a usage message naming --rate, and exit 2)."""
+    try:
+        value: Any = int(text)
+    except ValueError:
+        value = text        # not a number: _rate refuses it, giving the accepted range
+    try:
+        return _rate(value, None)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _wake_phrase(value: Any, base: Path | None) -> str | list[str]:
     phrases = [value] if isinstance(value, str) else value
     if not isinstance(phrases, list) or not phrases or not all(isinstance(p, str) for p in phrases):
@@ -312,7 +325,8 @@ def given_on_command_line(parser: argparse.ArgumentParser, argv: Sequence[str] |
             if isinstance(action, argparse._SubParsersAction):
                 for sub in action.choices.values():
                     swap(sub, seen)
-            elif action.dest in names:
+            elif action.dest in names and action.default is not argparse.SUPPRESS:
+                # (a SUPPRESSed default must stay: it is what keeps a value typed before the subcommand)
                 swapped.append((action, action.default))
                 action.default = _UNSET
 

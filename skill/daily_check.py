@@ -3,7 +3,8 @@
 Used instead of the full screener when the last full one is recent and was clear (history
 decides which is due). An unclear answer twice also runs the full screener: unclear is never no.
 "Where am I?" and the session-wide commands (louder, quieter, more/less detail) are not
-answers: the question is asked again.
+answers: the question is asked again. "Pause" waits, as the full screener does: silence while
+paused is not an unclear answer, and "resume" asks the question again.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ class DailyOutcome:
 
 class DailyCheck:
     PROMPTS = ("daily_check", "daily_check_rephrase", "daily_check_clear", "daily_check_full",
-               "daily_check_explain", "daily_check_where")
+               "daily_check_explain", "daily_check_where", "screener_paused")
 
     def __init__(self, prompts: Prompts, full_screener: Callable[[], Any], pregnant: bool = False) -> None:
         prompts.require(self.PROMPTS)
@@ -37,6 +38,7 @@ class DailyCheck:
         self._full: Any = None
         self._tries = 0
         self._pregnant = pregnant
+        self._paused = False
         self.finished = False
         self.outcome: Any = None
 
@@ -44,6 +46,7 @@ class DailyCheck:
         return self._ask("daily_check")
 
     def _ask(self, prompt_id: str) -> list[Action]:
+        self._paused = False
         return [Ask(QUESTION_ID), self.prompts.say(prompt_id), Listen("yes_no", LISTEN_TIMEOUT, prompted=True)]
 
     def handle(self, event: Event) -> list[Action]:
@@ -64,6 +67,12 @@ class DailyCheck:
             return [self.prompts.say("daily_check_where")] + self._ask("daily_check")
         if intent in ("repeat", "resume", "louder", "quieter", "more_detail", "less_detail"):
             return self._ask("daily_check")
+        if intent == "pause":
+            # same words and behaviour as the full screener's pause: wait without a timeout
+            self._paused = True
+            return [self.prompts.say("screener_paused"), Listen("yes_no", None)]
+        if intent == "silence" and self._paused:
+            return [Listen("yes_no", None)]      # paused on purpose: keep waiting, not a try
         if intent == "yes" or intent == "stop":
             return self._run_full()
         self._tries += 1       # unclear or silence: ask again in other words, then screen fully

@@ -195,7 +195,8 @@ class Server:
 
     def _coaching_session(self) -> Any:
         from .cli import prepare_session, run_dialog
-        plan = prepare_session(self.args, self.assets)
+        # a service has no one reading stderr: its notices go to the journal, with a priority
+        plan = prepare_session(self.args, self.assets, report=log.warning)
         try:
             return run_dialog(self.args, self.assets, plan.make_dialog, plan.listeners,
                               edges=(self.ears, self.mouth, self.clock, self.threshold))

@@ -100,6 +100,8 @@ def person(routine_name: str, pain_before: str = "3", pain_after: str = "2"):
         ctx = listen["context"]
         if ctx == "menu":
             return routine_name
+        if ctx == "pain_confirm":      # "three out of ten, is that right?"
+            return "yes"
         if ctx == "number":
             if not asked_before:
                 asked_before.append(1)
@@ -127,7 +129,7 @@ def test_every_routine_end_to_end(routine_id: str, tmp_path: Path) -> None:
         if obj["type"] == "say":
             assert isinstance(obj["text"], str) and obj["text"]
         if obj["type"] == "listen":
-            assert obj["context"] in {"yes_no", "number", "coach", "menu"}
+            assert obj["context"] in {"yes_no", "number", "pain_confirm", "coach", "menu"}
         if obj["type"] == "state":
             assert obj["state"]
     assert s.lines[-1]["type"] == "end"
@@ -149,7 +151,7 @@ def test_every_routine_end_to_end(routine_id: str, tmp_path: Path) -> None:
     # every exercise was introduced, and the states came in a sensible order
     assert s.prompts().count("exercise_intro") == len(expected)
     states = [o["state"] for o in s.lines if o["type"] == "state"]
-    assert states[:3] == ["menu", "pain_before", "intro"] and states[-2:] == ["pain_after", "finished"]
+    assert states[:4] == ["menu", "pain_before", "confirm_pain", "intro"] and states[-2:] == ["pain_after", "finished"]
     # --events got the very same lines
     assert events.read_text(encoding="utf-8").splitlines() == [r.rstrip("\n") for r in s.raw]
 
@@ -194,7 +196,7 @@ def test_eof_at_once_ends_cleanly(tmp_path: Path) -> None:
 
 
 def test_stop_confirm_pain_after_summary(tmp_path: Path) -> None:
-    script = iter(["you choose", "about a five", "ready", "", "", "i'm done", "yeah", "five out of ten"])
+    script = iter(["you choose", "about a five", "yes", "ready", "", "", "i'm done", "yeah", "five out of ten"])
     s = Session(["--seed", "2"], tmp_path)
     s.drive(lambda s, listen: next(script, None))
     code, _ = s.finish()
@@ -310,3 +312,80 @@ def test_help() -> None:
     assert out.returncode == 0
     for word in ("--text", "--json", "--fast", "--events", "--seed", "--skip-screener", "exercises", "diagram"):
         assert word in out.stdout, word
+
+
+# ---------------------------------------------------------------- where start-up notices go
+def _damaged_preferences(tmp_path: Path) -> Path:
+    data = tmp_path / "coach-data"
+    data.mkdir()
+    (data / "preferences.json").write_text("{not json", encoding="utf-8")
+    return data
+
+
+def _session_args(data: Path):
+    import argparse
+    return argparse.Namespace(routine=None, no_history=False, data_dir=data, detail=None, volume=None,
+                              skip_screener=True)
+
+
+def test_prepare_session_prints_its_notices_for_an_interactive_run(tmp_path: Path, capsys) -> None:
+    from skill.cli import load_assets, prepare_session
+    plan = prepare_session(_session_args(_damaged_preferences(tmp_path)), load_assets(LOCALE))
+    plan.close()
+    err = capsys.readouterr().err
+    assert err.startswith("Settings: ") and "damaged" in err
+
+
+def test_prepare_session_reports_through_the_path_the_caller_chooses(tmp_path: Path, capsys) -> None:
+    from skill.cli import load_assets, prepare_session
+    got: list[str] = []
+    plan = prepare_session(_session_args(_damaged_preferences(tmp_path)), load_assets(LOCALE), report=got.append)
+    plan.close()
+    assert len(got) == 1 and got[0].startswith("Settings: ") and "damaged" in got[0]
+    assert capsys.readouterr().err == ""
+
+
+def test_serve_logs_the_notices_with_a_journal_priority(tmp_path: Path, capsys, monkeypatch) -> None:
+    """serve runs under systemd: a notice is a log record (warning: <4> in the journal), not a print."""
+    import io
+    import logging
+    import types
+
+    import skill.cli
+    from skill.cli import load_assets
+    from skill.logs import configure_logging
+    from skill.serve_command import Server
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    configure_logging(service=True, stream=stream)
+    try:
+        monkeypatch.setattr(skill.cli, "run_dialog", lambda *a, **kw: None)   # the session itself is not the point
+        server = types.SimpleNamespace(args=_session_args(_damaged_preferences(tmp_path)),
+                                       assets=load_assets(LOCALE), ears=None, mouth=None, clock=None, threshold=0.0)
+        Server._coaching_session(server)
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    lines = stream.getvalue().splitlines()
+    assert any(ln.startswith("<4>skill.serve_command: Settings: ") and "damaged" in ln for ln in lines), lines
+    assert capsys.readouterr().err == ""
+
+
+def test_the_history_keeps_only_the_confirmed_pain_score(tmp_path: Path) -> None:
+    """"about nine" misheard as "two": the person says no, then nine is confirmed; the history
+    (the real SQLite store, read back by `history`) has nine and never two."""
+    data = tmp_path / "coach-data"
+    script = iter(["back pain relief", "two", "no", "about a nine", "yes"])
+    s = Session(["--seed", "2", "--data-dir", str(data)], tmp_path)
+    s.drive(lambda s, listen: next(script, None))
+    code, err = s.finish()
+    assert code == 0 and "Traceback" not in err
+    states = [o["state"] for o in s.lines if o["type"] == "state"]
+    assert states[:5] == ["menu", "pain_before", "confirm_pain", "pain_before", "confirm_pain"]
+    pains = [(o["when"], o["score"]) for o in s.lines if o["type"] == "record" and o["kind"] == "pain"]
+    assert pains == [("before", 9)]
+    hist = subprocess.run([sys.executable, "run_assistant.py", "history", "--data-dir", str(data)], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert hist.returncode == 0, hist.stderr
+    assert "pain before: 9" in hist.stdout and "pain before: 2" not in hist.stdout, hist.stdout

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from skill.clock import VirtualClock
-from skill.coach import (EXERCISING, SIDE_SWITCH_SECONDS, SILENCE_TIMEOUT, STATES, CoachSession,
+from skill.coach import (CONFIRM_MISSES, EXERCISING, SIDE_SWITCH_SECONDS, SILENCE_TIMEOUT, STATES, CoachSession,
                          SessionOptions)
 from skill.cli import hints_of, routine_phrases
 from skill.content import Content, Exercise, Routine
@@ -216,13 +216,14 @@ def started(batch: list[dict]) -> dict[str, float]:
 TO = {
     "menu": [],
     "pain_before": ["back pain relief"],
-    "intro": ["back pain relief", "3"],
-    "counting": ["back pain relief", "3", "ready"],
-    "holding": ["hip mobility", "3", "ready"],
-    "resting": ["back pain relief", "3", "ready", "next"],           # set one finished early
-    "paused": ["back pain relief", "3", "ready", "hold on"],
-    "confirm_stop": ["back pain relief", "3", "ready", "stop"],
-    "pain_after": ["back pain relief", "3", "skip", "skip", "skip"],  # skipped all three
+    "confirm_pain": ["back pain relief", "3"],                        # "Three out of ten, is that right?"
+    "intro": ["back pain relief", "3", "yes"],
+    "counting": ["back pain relief", "3", "yes", "ready"],
+    "holding": ["hip mobility", "3", "yes", "ready"],
+    "resting": ["back pain relief", "3", "yes", "ready", "next"],           # set one finished early
+    "paused": ["back pain relief", "3", "yes", "ready", "hold on"],
+    "confirm_stop": ["back pain relief", "3", "yes", "ready", "stop"],
+    "pain_after": ["back pain relief", "3", "yes", "skip", "skip", "skip"],  # skipped all three
 }
 
 
@@ -258,8 +259,8 @@ def test_every_batch_ends_in_exactly_one_listen_or_the_end() -> None:
 def test_listen_contexts_follow_the_state() -> None:
     r = run(TO["confirm_stop"] + ["no"])
     listens = [(r.state_at(i), o["context"]) for i, (_, o) in enumerate(r.log) if o["type"] == "listen"]
-    expected = {"menu": "menu", "pain_before": "number", "intro": "coach", "counting": "coach",
-                "confirm_stop": "yes_no"}
+    expected = {"menu": "menu", "pain_before": "number", "confirm_pain": "pain_confirm", "intro": "coach",
+                "counting": "coach", "confirm_stop": "yes_no"}
     for state, context in listens:
         assert expected[state] == context, (state, context)
     assert {s for s, _ in listens} == set(expected)
@@ -268,7 +269,7 @@ def test_listen_contexts_follow_the_state() -> None:
 def test_state_changes_are_announced_for_every_state_entered() -> None:
     r = run(TO["pain_after"])
     # each exercise enters intro again: three intros, then the after-pain question
-    assert r.states() == ["menu", "pain_before", "intro", "intro", "intro", "pain_after", "finished"]
+    assert r.states() == ["menu", "pain_before", "confirm_pain", "intro", "intro", "intro", "pain_after", "finished"]
 
 
 # ---------------------------------------------------------------- every command in every state
@@ -306,9 +307,12 @@ def _exp(state: str, command: str) -> Expect:
     timed = state in ("counting", "holding", "resting")
     same = state
     if command == "gibberish":
+        if state == "confirm_pain":     # never "sorry" and move on: the read-back question again
+            return Expect(same, ("pain_confirm_reprompt",), no_says=("sorry",))
         return Expect(same, ("sorry",), cancels=False if timed else None)
     if command == "help":
-        ctx = {"menu": "menu", "pain_before": "number", "pain_after": "number", "confirm_stop": "yes_no"}.get(state, "coach")
+        ctx = {"menu": "menu", "pain_before": "number", "pain_after": "number", "confirm_stop": "yes_no",
+               "confirm_pain": "pain_confirm"}.get(state, "coach")
         return Expect(same, (f"help_{ctx}",), cancels=False if timed else None)
     if command in ("slower", "faster"):
         return Expect(same, (f"tempo_{command}",), cancels=False if timed else None)
@@ -326,10 +330,19 @@ def _exp(state: str, command: str) -> Expect:
         if command == "yes":
             return Expect("pain_before", ("menu_choice", "pain_before"))
         return SORRY
+    if state == "confirm_pain":         # the score heard was three
+        if command in ("yes", "number"):    # yes, or the same number again, confirms it
+            return Expect("intro", ("pain_noted", "exercise_intro", "ready"))
+        if command == "no":
+            return Expect("pain_before", ("pain_confirm_no",), no_says=("pain_noted",))
+        if command == "pause":
+            return Expect("paused", ("paused",))
+        return Expect(same, ("pain_confirm_reprompt",), no_says=("sorry", "pain_noted"))
     if state in ("pain_before", "pain_after"):
         if command == "number":
-            return Expect("intro" if state == "pain_before" else "finished",
-                          ("exercise_intro", "ready") if state == "pain_before" else ("summary", "goodbye"))
+            return Expect("confirm_pain" if state == "pain_before" else "finished",
+                          ("pain_confirm",) if state == "pain_before" else ("summary", "goodbye"),
+                          no_says=("exercise_intro", "pain_noted"))
         if command == "pause":
             return Expect("paused", ("paused",))
         return SORRY
@@ -373,7 +386,7 @@ def _exp(state: str, command: str) -> Expect:
 _NO_TEMPO = "contexts.toml: slower/faster are not phrases of the [{}] context, so they get 'sorry'"
 KNOWN_GAPS: dict[tuple[str, str], str] = {}
 
-MATRIX_STATES = ["menu", "pain_before", "intro", "counting", "holding", "resting", "paused",
+MATRIX_STATES = ["menu", "pain_before", "confirm_pain", "intro", "counting", "holding", "resting", "paused",
                  "confirm_stop", "pain_after"]
 
 
@@ -568,7 +581,7 @@ def test_faster_shortens_the_pace_and_limits_are_announced() -> None:
 
 
 def test_tempo_change_carries_over_to_the_next_exercise() -> None:
-    r = run(["back pain relief", "3", "slower", "skip", "skip", "ready", "", ""])
+    r = run(["back pain relief", "3", "yes", "slower", "skip", "skip", "ready", "", ""])
     # march: tempo 3 s x 1.25
     assert _count_times(r) == pytest.approx([3.75, 7.5])
 
@@ -610,7 +623,7 @@ def test_pause_during_counting_resumes_at_the_next_rep() -> None:
 
 
 def test_alternating_sides_are_named_on_each_count() -> None:
-    r = run(["back pain relief", "3", "skip", "skip", "ready", "", "", "", ""])
+    r = run(["back pain relief", "3", "yes", "skip", "skip", "ready", "", "", "", ""])
     counts = [o["text"].lower() for o in r.objs("say") if o["prompt"] == "count_side"]
     assert len(counts) == 4
     assert ["left" in c for c in counts] == [True, False, True, False]
@@ -778,6 +791,8 @@ def test_pain_check_continue_asks_a_rating_and_carries_on(safety_rule: None) -> 
     assert r.states()[i + 1] == "counting"
     assert r.summary["pain_checks"] == [3]
     assert prompts_of(r.reply_to(-1)) == ["pain_rating_continue", "resumed"]
+    # the rating is said back (a mishearing is heard; "it hurts" or "stop" is one phrase away)
+    assert "three out of ten" in said_text(r.reply_to(-1), "pain_rating_continue")
     assert _count_times(r) == [2.0, 5.0, 7.0, 9.0]   # the count picks up 2 s after the rating
 
 
@@ -791,7 +806,7 @@ def test_a_big_pain_rise_stops_the_exercise(safety_rule: None) -> None:
 
 # ---------------------------------------------------------------- summary
 def test_a_whole_session_summary_adds_up() -> None:
-    script = ["you choose", "three", "ready"] + [""] * 10 + ["ready"] + [""] * 14 + ["ready"] + [""] * 4 + ["2"]
+    script = ["you choose", "three", "yes", "ready"] + [""] * 10 + ["ready"] + [""] * 14 + ["ready"] + [""] * 4 + ["2"]
     r = run(script)
     s = r.summary
     assert r.states()[-1] == "finished" and r.ears.script == []
@@ -864,11 +879,127 @@ def test_commands_during_the_pain_check_never_crash(command: str) -> None:
     assert r.summary["ended"] == "pain"
 
 
-def test_the_pain_score_before_is_read_back_as_recorded() -> None:
-    """A recogniser can mishear a score with full confidence ("nine" as "two"): the person hears
-    what went into the history, before the first exercise."""
+# ---------------------------------------------------------------- the pain score is confirmed
+# A recogniser can mishear a score with full confidence ("about nine out of ten" as "two"), and
+# the score before is what the pain-rise rule compares with: it is read back as a question and
+# only a confirmed score is taken (and recorded).
+def _pain_records(r: Run) -> list[dict]:
+    return [o for o in r.objs("record") if o["kind"] == "pain"]
+
+
+def test_the_score_is_read_back_as_a_question_and_not_taken_yet() -> None:
     r = run(["back pain relief", "about a seven"])
     reply = r.reply_to(-1)
     said = [o for o in reply if o["type"] == "say"]
-    assert said[0]["prompt"] == "pain_noted" and "seven out of ten" in said[0]["text"]
-    assert {"type": "record", "kind": "pain", "when": "before", "score": 7} in reply
+    assert [o["prompt"] for o in said] == ["pain_confirm"]
+    assert "seven out of ten" in said[0]["text"] and said[0]["text"].endswith("?")
+    assert reply[-1]["type"] == "listen" and reply[-1]["context"] == "pain_confirm" and reply[-1]["prompted"]
+    assert _pain_records(r) == [] and r.session.pain_before is None
+
+
+@pytest.mark.parametrize("answer", ["yes", "yeah", "seven"])   # the same number again confirms too
+def test_yes_confirms_records_and_goes_on(answer: str) -> None:
+    r = run(["back pain relief", "about a seven", answer])
+    assert prompts_of(r.reply_to(-1))[:2] == ["pain_noted", "exercise_intro"]
+    assert "seven out of ten" in said_text(r.reply_to(-1), "pain_noted")
+    assert r.states()[-2:] == ["intro", "finished"]
+    assert _pain_records(r) == [{"type": "record", "kind": "pain", "when": "before", "score": 7}]
+    assert r.summary["pain_before"] == 7
+
+
+def said_text(batch: list[dict], prompt: str) -> str:
+    return next(o["text"] for o in batch if o.get("prompt") == prompt)
+
+
+def said_texts(batch: list[dict]) -> str:
+    return " ".join(o["text"] for o in batch if o["type"] == "say")
+
+
+def test_no_asks_again_and_only_the_confirmed_score_is_recorded() -> None:
+    # "about nine" misheard as "two": no; then nine is heard and confirmed
+    r = run(["back pain relief", "two", "no", "nine", "yes"])
+    assert prompts_of(r.reply_to(-3)) == ["pain_confirm_no"]
+    assert r.state_after(-3) == "pain_before"
+    assert "nine out of ten" in said_text(r.reply_to(-2), "pain_confirm")
+    assert r.states()[1:5] == ["pain_before", "confirm_pain", "pain_before", "confirm_pain"]
+    assert _pain_records(r) == [{"type": "record", "kind": "pain", "when": "before", "score": 9}]
+    assert r.summary["pain_before"] == 9
+
+
+def test_another_number_is_taken_and_read_back_again() -> None:
+    r = run(["back pain relief", "two", "about a nine", "yes"])
+    assert prompts_of(r.reply_to(-2)) == ["pain_confirm"]
+    assert "nine out of ten" in said_text(r.reply_to(-2), "pain_confirm")
+    assert r.state_after(-2) == "confirm_pain"
+    assert _pain_records(r) == [{"type": "record", "kind": "pain", "when": "before", "score": 9}]
+
+
+def test_unclear_answers_ask_again_then_go_on_safely_without_a_score(safety_rule: None) -> None:
+    misses = ["purple elephants"] * CONFIRM_MISSES
+    r = run(["back pain relief", "three"] + misses + ["ready", "", "it hurts", "no", "three"],
+            pain_check=lambda: FakePainCheck())
+    for n in range(CONFIRM_MISSES - 1):                # asked again, never "sorry" and on
+        reply = r.reply_to(2 + n)
+        assert prompts_of(reply) == ["pain_confirm_reprompt"] and "three out of ten" in said_texts(reply)
+        assert reply[-1]["context"] == "pain_confirm"
+    gave_up = r.reply_to(1 + CONFIRM_MISSES)
+    assert prompts_of(gave_up)[:2] == ["pain_unconfirmed", "exercise_intro"]
+    assert "above two out of ten" in said_text(gave_up, "pain_unconfirmed")
+    assert r.session.pain_before is None and r.summary["pain_before"] is None
+    assert [o for o in _pain_records(r) if o["when"] == "before"] == []     # nothing unconfirmed is kept
+    # the strictest pain-rise rule: a three mid-exercise stops it (with a confirmed three it would not)
+    assert "pain_rating_stop_exercise" in prompts_of(r.reply_to(-1))
+    assert r.summary["exercises"][0]["status"] == "stopped_for_pain"
+
+
+def test_with_a_confirmed_score_the_same_rating_carries_on(safety_rule: None) -> None:
+    r = run(["back pain relief", "three", "yes", "ready", "", "it hurts", "no", "three"],
+            pain_check=lambda: FakePainCheck())
+    assert "pain_rating_continue" in prompts_of(r.reply_to(-1))
+
+
+def test_silence_never_confirms() -> None:
+    r = run(["back pain relief", "three", "", "", "yes"])
+    t_asked = r.said_at("pain_confirm")[0]
+    assert r.said_at("pain_confirm_reprompt") == [t_asked + SILENCE_TIMEOUT, t_asked + 2 * SILENCE_TIMEOUT]
+    assert r.session.pain_before == 3 and r.states()[-2] == "intro"
+    silent = run(["back pain relief", "three"] + [""] * CONFIRM_MISSES)
+    said = silent.prompts()
+    assert said[said.index("pain_unconfirmed") + 1] == "exercise_intro"
+    assert silent.summary["pain_before"] is None and _pain_records(silent) == []
+    assert silent.said_at("pain_unconfirmed") == [t_asked + CONFIRM_MISSES * SILENCE_TIMEOUT]
+
+
+def test_where_am_i_during_the_question_answers_and_asks_again() -> None:
+    r = run(["back pain relief", "three", "where am i", "yes"])
+    reply = r.reply_to(-2)
+    assert prompts_of(reply) == ["where_confirm_pain", "pain_confirm"]
+    assert "back pain relief" in said_texts(reply) and "three out of ten" in said_texts(reply)
+    assert r.session.pain_before == 3 and r.session._confirm_misses == 0    # "where" is no miss
+
+
+def test_help_and_repeat_during_the_question() -> None:
+    r = run(["back pain relief", "three", "what can i say", "say that again", "yes"])
+    assert prompts_of(r.reply_to(-3)) == ["help_pain_confirm"]
+    assert prompts_of(r.reply_to(-2)) == ["help_pain_confirm"]     # repeat: the last thing said
+    assert r.session.pain_before == 3
+
+
+def test_pause_during_the_question_asks_it_again_on_resume() -> None:
+    r = run(["back pain relief", "three", "hold on", "where am i", "resume", "yes"])
+    assert prompts_of(r.reply_to(-4)) == ["paused"]
+    assert prompts_of(r.reply_to(-3)) == ["where_paused_question"]
+    resumed = r.reply_to(-2)
+    assert prompts_of(resumed) == ["pain_confirm"] and "three out of ten" in said_texts(resumed)
+    assert r.states()[1:5] == ["pain_before", "confirm_pain", "paused", "confirm_pain"]
+    assert _pain_records(r) == [{"type": "record", "kind": "pain", "when": "before", "score": 3}]
+
+
+def test_stop_during_the_question_ends_without_a_score() -> None:
+    r = run(["back pain relief", "three", "stop", "yes"])
+    assert r.states()[-3:] == ["confirm_pain", "confirm_stop", "finished"]
+    assert r.summary["pain_before"] is None and _pain_records(r) == []
+    kept = run(["back pain relief", "three", "stop", "no", "yes"])
+    assert kept.states()[-4:] == ["confirm_stop", "confirm_pain", "intro", "finished"]
+    assert prompts_of(kept.reply_to(-2))[:2] == ["continuing", "pain_confirm"]
+    assert kept.session.pain_before == 3

@@ -274,3 +274,53 @@ def test_the_readme_example_is_a_valid_config(tmp_path):
     example = section.split("```toml\n", 1)[1].split("```", 1)[0]
     values = read_config(write(tmp_path / "c.toml", example), True).values
     assert set(values) == set(KEYS)
+
+
+# ---------------------------------------------------------------------- options before the subcommand
+@pytest.mark.parametrize("argv,expected", [
+    (["--rate", "150", "serve"], {"rate": 150}),
+    (["serve", "--rate", "150"], {"rate": 150}),
+    (["--engine", "pocketsphinx", "--seed", "4", "serve"], {"engine": "pocketsphinx", "seed": 4}),
+    (["--input-device", "3", "--voice", "en-gb", "screen"], {"input_device": 3, "voice": "en-gb"}),
+    (["--engine", "pocketsphinx", "recognize", "--context", "yes_no", "x.wav"], {"engine": "pocketsphinx"}),
+    (["recognize", "--engine", "pocketsphinx", "--context", "yes_no", "x.wav"], {"engine": "pocketsphinx"}),
+    (["--dialogs", "/elsewhere", "exercises"], {"dialogs": Path("/elsewhere")}),
+    (["--rate", "120", "serve", "--rate", "300"], {"rate": 300}),     # the later, nearer one wins
+])
+def test_options_given_before_the_subcommand_are_kept(argv: list[str], expected: dict) -> None:
+    args = cli.build_parser().parse_args(argv)
+    assert {k: getattr(args, k) for k in expected} == expected
+
+
+def test_an_option_before_the_subcommand_still_beats_the_config_file(tmp_path):
+    cfg = write(tmp_path / "c.toml", "rate = 200\nengine = \"vosk\"\n")
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "x")}
+    for argv in (["--rate", "150", "--engine", "pocketsphinx", "serve", "--config", str(cfg)],
+                 ["serve", "--config", str(cfg), "--rate", "150", "--engine", "pocketsphinx"]):
+        args = session_args(argv, env)
+        s = args.resolved_config.settings
+        assert (args.rate, s["rate"].origin) == (150, "command line"), argv
+        assert (args.engine, s["engine"].origin) == ("pocketsphinx", "command line"), argv
+    args = session_args(["serve", "--config", str(cfg)], env)       # not typed: the file's
+    assert (args.rate, args.engine) == (200, "vosk")
+
+
+# ---------------------------------------------------------------------- --rate agrees with the file
+@pytest.mark.parametrize("argv", [["--rate", "500", "--text"], ["--rate", "79", "serve"], ["serve", "--rate", "401"],
+                                  ["--text", "--rate", "fast"]])
+def test_cli_rate_out_of_range_is_an_error_with_the_range_like_the_file(tmp_path, argv):
+    res = run(*argv, env_extra={"XDG_CONFIG_HOME": str(tmp_path)})
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr
+    assert "argument --rate:" in res.stderr and ("80..400" in res.stderr or "80 to 400" in res.stderr), res.stderr
+    # the same value in the config file is refused with the same range
+    if argv[1].isdigit():
+        cfg = write(tmp_path / "c.toml", f"rate = {argv[1]}\n")
+        with pytest.raises(ConfigError, match=r"'rate'.*80\.\.400"):
+            read_config(cfg, required=True)
+
+
+def test_cli_rate_in_range_is_taken(tmp_path):
+    args = session_args(["--rate", "80", "--text"], {"XDG_CONFIG_HOME": str(tmp_path)})
+    assert args.rate == 80
+    assert session_args(["--rate", "400", "--text"], {"XDG_CONFIG_HOME": str(tmp_path)}).rate == 400

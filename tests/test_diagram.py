@@ -88,3 +88,14 @@ def test_the_diagram_command(fmt: str, check, tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "run_assistant.py", "diagram", "--format", fmt, "--out", str(target)],
                          cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and check(target.read_text(encoding="utf-8")) == _table_edges()
+
+
+def test_the_pain_score_confirmation_is_drawn() -> None:
+    """The read-back question (confirm_pain) and its ways out are in the table, so in the picture."""
+    text = mermaid("session")
+    assert "pain_before --> confirm_pain: heard_score" in text
+    assert "confirm_pain --> confirm_pain: heard_score" in text          # another number: read back again
+    assert "confirm_pain --> pain_before: reask_score" in text           # "no"
+    assert "confirm_pain --> intro: rated / unconfirmed" in text         # confirmed, or gave up safely
+    assert not re.search(r"^\s+pain_before --> intro:", text, re.M), "no way past the question unconfirmed"
+    assert '"confirm_pain" -> "paused" [label="pause"];' in dot("session")

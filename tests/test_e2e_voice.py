@@ -5,7 +5,7 @@ ALSA -> PulseAudio). Nothing inside it is replaced: it opens the default microph
 is the virtual `coach_mic`, and speaks on the default speaker, the null sink `coach_speaker`.
 
 - "The user" is espeak-ng, played into the `user_mouth` sink (whose monitor is `coach_mic`)
-  through one long-lived `pacat` stream that carries a faint room hiss between phrases: a
+  through one long-lived `pacat` stream (skill/bench/stage.py's UserVoice) that carries a faint room hiss between phrases: a
   null sink starts each new stream 1-2 s late, so one stream per phrase would land at
   unpredictable moments (e.g. on top of the next count, when the half-duplex coach is deaf).
 - The user answers when the assistant's event log (`--events`) shows it listening, in the
@@ -21,7 +21,8 @@ is the virtual `coach_mic`, and speaks on the default speaker, the null sink `co
 - All of it runs on a private PulseAudio daemon with the same devices: on the shared one,
   other audio tests running at the same time leak into the microphone and the recording.
 
-The session (routine given, no menu): pain "about a five" -> "I'm ready" -> (counting) "take a
+The session (routine given, no menu): pain "about a five" -> "Five out of ten, is that right?"
+"yes please" -> "I'm ready" -> (counting) "take a
 break" (pause) -> "keep going" (resume) -> "ok i'm ready" (next: ends the set early) -> (resting)
 "stop the session" -> "Do you want to stop?" "no I don't" -> "stop the session" -> "yes please" ->
 pain "about a three" -> summary. Bare one-word "yes", "no", "stop", "next", "pause", "two"
@@ -50,13 +51,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pulse_harness import (PulseDevices, PulseUnavailable, missing_tools, read_wav16,  # noqa: E402
-                           rms_dbfs, synth_wav)
+from pulse_harness import PulseDevices, PulseUnavailable, missing_tools, rms_dbfs  # noqa: E402
+
+from skill.bench.stage import UserVoice, end_process  # noqa: E402
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
-USER_WPM = 150                # the "user's" espeak-ng rate: clear, not slow
 ANSWER_DELAY = 0.45           # after the coach starts listening (its half-duplex tail is 0.3 s)
 SCRIPT_SECONDS = 200.0        # the whole dialog; it takes about 100 s
 END_SECONDS = 60.0            # from the last answer to the process exiting
@@ -77,6 +78,8 @@ class Step:
 
 SCRIPT = [
     Step(("pain_before",), "number", ("about a five", "five out of ten"), "number", 5),
+    # the score is read back as a question and only taken when confirmed
+    Step(("confirm_pain",), "pain_confirm", ("yes please", "of course"), "yes"),
     Step(("intro",), "coach", ("ok i'm ready", "i'm ready"), "next"),
     Step(("counting",), "coach", ("take a break", "pause"), "pause"),
     Step(("paused",), "coach", ("keep going", "resume"), "resume"),
@@ -91,7 +94,7 @@ SCRIPT = [
     Step(("confirm_stop",), "yes_no", ("yes please", "of course"), "yes"),
     Step(("pain_after",), "number", ("about a three", "three out of ten"), "number", 3),
 ]
-STATES_IN_ORDER = ["pain_before", "intro", "counting", "paused", "counting", "resting",
+STATES_IN_ORDER = ["pain_before", "confirm_pain", "intro", "counting", "paused", "counting", "resting",
                    "confirm_stop", "confirm_stop", "pain_after", "finished"]
 # prompts whose speech must be recognised back from the speaker, in this order
 # (each is said after the person has spoken, so its start is clear of other speech)
@@ -110,6 +113,11 @@ def pulse(tmp_path_factory):  # noqa: ANN001, ANN201
         private = PulseDevices.ensure(str(tmp_path_factory.mktemp("pulse")), client_config=False)
     except PulseUnavailable as exc:
         pytest.skip(str(exc))
+    # stage.UserVoice speaks into "user_left": here a remap of user_mouth (a filter in the sink's
+    # own thread: no extra buffer or delay), so its speech reaches coach_mic
+    if "user_left" not in private.pactl("list", "short", "sinks"):
+        private.pactl("load-module", "module-remap-sink", "sink_name=user_left", "master=user_mouth",
+                      "channels=1", "channel_map=mono", "master_channel_map=mono", "remix=no")
     yield private
     pid = private.daemon_pid()
     if pid:
@@ -120,83 +128,9 @@ def pulse(tmp_path_factory):  # noqa: ANN001, ANN201
 
 
 # ----------------------------------------------------------------------------- the user
-class UserVoice:
-    """One playback stream into the virtual microphone, paced in real time: hiss, and
-    speech mixed in when asked. `say()` returns an Event set when the phrase has been
-    handed to the stream (it reaches the microphone ~0.1 s later)."""
-
-    RATE = 22050          # espeak-ng's own rate; PulseAudio resamples to the sink's
-    CHUNK_SECONDS = 0.02
-    LEAD_SECONDS = 0.08   # how far ahead of real time we write
-    HISS = 30.0           # about -61 dBFS: a quiet room, not digital silence
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            ["pacat", "--playback", "--device=user_mouth", "--raw", f"--rate={self.RATE}",
-             "--channels=1", "--format=s16le", "--latency-msec=40"],
-            stdin=subprocess.PIPE, env=env)
-        self._queue: collections.deque[tuple[np.ndarray, threading.Event]] = collections.deque()
-        self._rng = np.random.default_rng(7)
-        self._stop = threading.Event()
-        self.error: str | None = None
-        self._thread = threading.Thread(target=self._run, name="user-voice", daemon=True)
-        self._thread.start()
-
-    def say(self, text: str) -> threading.Event:
-        pcm, rate = read_wav16(synth_wav(text, wpm=USER_WPM))
-        assert rate == self.RATE, f"espeak-ng gave {rate} Hz"
-        done = threading.Event()
-        self._queue.append((pcm, done))
-        return done
-
-    def _run(self) -> None:
-        n = int(self.RATE * self.CHUNK_SECONDS)
-        t0 = time.monotonic()
-        written = 0
-        current: tuple[np.ndarray, threading.Event] | None = None
-        pos = 0
-        while not self._stop.is_set():
-            if written / self.RATE - (time.monotonic() - t0) > self.LEAD_SECONDS:
-                time.sleep(0.005)
-                continue
-            block = self._rng.normal(0.0, self.HISS, n)
-            if current is None and self._queue:
-                current, pos = self._queue.popleft(), 0
-            if current is not None:
-                part = current[0][pos:pos + n].astype(np.float64)
-                block[:part.size] += part
-                pos += n
-                if pos >= current[0].size:
-                    current[1].set()
-                    current = None
-            try:
-                assert self.proc.stdin is not None
-                self.proc.stdin.write(np.clip(np.round(block), -32768, 32767).astype("<i2").tobytes())
-                self.proc.stdin.flush()
-            except (BrokenPipeError, ValueError, OSError) as exc:
-                self.error = f"pacat stopped: {exc}"
-                return
-            written += n
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        try:
-            if self.proc.stdin:
-                self.proc.stdin.close()
-        except OSError:
-            pass
-        _end(self.proc)
-
-
-def _end(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+# The user's voice is skill/bench/stage.py's UserVoice (one paced pacat stream with room hiss),
+# the same streamer the benchmarks use. It plays into a sink named user_left: here that is a
+# remap of user_mouth (added by the `pulse` fixture), whose monitor is the coach's microphone.
 
 
 # ----------------------------------------------------------------------------- the log
@@ -470,7 +404,7 @@ def test_a_spoken_session_drives_the_real_assistant(pulse, tmp_path):
         proc.wait(timeout=END_SECONDS)
     finally:
         voice.close()
-        _end(proc)
+        end_process(proc)
         out.close()
         err.close()
         speaker = recording.stop()

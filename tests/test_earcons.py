@@ -121,13 +121,34 @@ def test_wav_out_writes_tones_and_speech_at_their_times_and_levels(tmp_path):
 
 
 # ------------------------------------------------------------------ real speaker
-SPEAKER_SCRIPT = textwrap.dedent("""
-    import json, sys, time
-    sys.path.insert(0, {root!r})
-    from skill.audio.ears import HalfDuplexGate
-    from skill.audio.tts import PyttsxMouth
-    gate = HalfDuplexGate()
-    mouth = PyttsxMouth(gate=gate)
+# Each real-speaker test runs a small script in its own process (PortAudio/PulseAudio state
+# stays out of pytest): the same set-up, then the test's own steps, which print "LOG" + JSON.
+SPEAKER_SETUP = """\
+import json, sys, time
+sys.path.insert(0, {root!r})
+from skill.audio.ears import HalfDuplexGate
+from skill.audio.tts import PyttsxMouth
+gate = HalfDuplexGate()
+mouth = PyttsxMouth(gate=gate)
+"""
+
+
+def run_speaker_script(speaker: PulseDevices, tmp_path: Path, steps: str) -> tuple[object, np.ndarray, int]:
+    """Run the set-up plus `steps` against the private daemon while recording its speaker:
+    (the script's LOG object, the recording, its rate)."""
+    script = tmp_path / "speak.py"
+    script.write_text(SPEAKER_SETUP.format(root=str(ROOT)) + textwrap.dedent(steps))
+    rec = speaker.record_speaker()
+    try:
+        res = subprocess.run([sys.executable, str(script)], env=speaker.env, capture_output=True,
+                             text=True, timeout=120)
+    finally:
+        x, rate = rec.stop()
+    assert res.returncode == 0, res.stderr[-2000:]
+    return json.loads(res.stdout.split("LOG", 1)[1]), x, rate
+
+
+VOLUME_STEPS = """
     log = []
     def step(what, fn):
         t0 = time.monotonic(); fn(); log.append([what, t0, time.monotonic(), gate.muted_until])
@@ -144,7 +165,7 @@ SPEAKER_SCRIPT = textwrap.dedent("""
     step("say5", lambda: mouth.say("twelve"))
     mouth.close()
     print("LOG", json.dumps(log))
-""")
+"""
 
 
 @pytest.fixture(scope="module")
@@ -159,16 +180,7 @@ def speaker(tmp_path_factory) -> PulseDevices:
 
 def test_tones_and_volume_reach_the_real_speaker(speaker, tmp_path):
     from skill.audio.endpoint import find_utterances
-    script = tmp_path / "speak.py"
-    script.write_text(SPEAKER_SCRIPT.format(root=str(ROOT)))
-    rec = speaker.record_speaker()
-    try:
-        res = subprocess.run([sys.executable, str(script)], env=speaker.env, capture_output=True,
-                             text=True, timeout=120)
-    finally:
-        x, rate = rec.stop()
-    assert res.returncode == 0, res.stderr[-2000:]
-    log = json.loads(res.stdout.split("LOG", 1)[1])
+    log, x, rate = run_speaker_script(speaker, tmp_path, VOLUME_STEPS)
     # the microphone is deaf while a tone plays: the gate was muted to just after it ended
     for what, _t0, t1, muted_until in log:
         assert t1 <= muted_until <= t1 + 0.5, (what, t1, muted_until)
@@ -187,13 +199,7 @@ def test_tones_and_volume_reach_the_real_speaker(speaker, tmp_path):
     assert abs((levels[2] - levels[1]) - (level_gain_db(5) - level_gain_db(10))) < 1.5, levels
 
 
-ASYNC_SCRIPT = textwrap.dedent("""
-    import json, sys, time
-    sys.path.insert(0, {root!r})
-    from skill.audio.ears import HalfDuplexGate
-    from skill.audio.tts import PyttsxMouth
-    gate = HalfDuplexGate()
-    mouth = PyttsxMouth(gate=gate)
+ASYNC_STEPS = """
     mouth.say("twelve")
     time.sleep(0.5)
     t0 = time.monotonic()
@@ -205,22 +211,13 @@ ASYNC_SCRIPT = textwrap.dedent("""
     (c0, c1, name), = mouth.cues
     print("LOG", json.dumps(dict(t0=t0, returned=t_returned, cue=[c0, c1], muted=muted_at_return,
                                  speech=mouth.spoken[1][:2])))
-""")
+"""
 
 
 def test_an_early_done_tone_overlaps_the_caller_and_the_reply_waits_for_it(speaker, tmp_path):
     """The runtime starts the "done" tone when the answer's speech ends (cue_async) and
     recognises meanwhile; the microphone is deaf at once, and the reply follows the tone."""
-    script = tmp_path / "speak_async.py"
-    script.write_text(ASYNC_SCRIPT.format(root=str(ROOT)))
-    rec = speaker.record_speaker()
-    try:
-        res = subprocess.run([sys.executable, str(script)], env=speaker.env, capture_output=True,
-                             text=True, timeout=120)
-    finally:
-        x, rate = rec.stop()
-    assert res.returncode == 0, res.stderr[-2000:]
-    log = json.loads(res.stdout.split("LOG", 1)[1])
+    log, x, rate = run_speaker_script(speaker, tmp_path, ASYNC_STEPS)
     assert log["muted"] == float("inf")               # deaf from the call, not from the thread
     assert log["returned"] < log["cue"][1]            # returned before the tone had finished
     assert log["cue"][1] <= log["speech"][0]          # the reply started after the tone

@@ -153,6 +153,8 @@ def everything(routine: str, pain_before: str = "3", pain_after: str = "2",
         ctx = listen["context"]
         if ctx == "menu":
             return routine
+        if ctx == "pain_confirm":      # the score before is read back as a question
+            return "yes"
         if ctx == "number":
             return pains.pop(0) if len(pains) > 1 else pains[0]
         if ctx == "coach":
@@ -326,6 +328,8 @@ def test_kill_9_mid_exercise_then_resume_where_it_stopped(point: str, tmp_path: 
     assert resumed.read_until_listen()["context"] == "number"
     assert "resuming_session" in resumed.prompts() and resumed.state == "pain_before"
     resumed.answer("2")
+    assert resumed.read_until_listen()["context"] == "pain_confirm"    # "two out of ten, is that right?"
+    resumed.answer("yes")
     resumed.read_until_listen()
     assert resumed.state == "intro"
     resumed.answer("ready")
@@ -518,7 +522,7 @@ def intro_and_aim(run: Run, exercise_id: str) -> tuple[str, list[str]]:
         if o["prompt"] == "exercise_intro":
             if intro is not None:
                 break
-            if f": {name}." in o["text"]:
+            if f": {name}." in o["text"] or f"the {name}:" in o["text"]:   # either phrasing
                 intro = o["text"]
         elif o["prompt"] == "progression_aim" and intro is not None:
             out.append(o["text"])

@@ -216,6 +216,8 @@ def person_reporting_pain(complaint: str, check_answers: dict[str, str], rating:
             return "back pain relief"
         if ctx == "number":
             return rating if state["complained"] else "3"
+        if ctx == "pain_confirm":          # "three out of ten, is that right?"
+            return "yes"
         if ctx == "yes_no" and last_ask in CHECKS and before["type"] == "say" and \
                 before["prompt"].startswith("paincheck_"):
             return check_answers.get(last_ask, "no")

@@ -137,8 +137,8 @@ def test_where_while_paused_says_what_resumes() -> None:
 
 
 def test_where_at_a_question_re_asks_it() -> None:
-    r = run(TO["pain_before"] + ["where am i", "4"] + [""])
-    reply = r.reply_to(-2)
+    r = run(TO["pain_before"] + ["where am i", "4", "yes"] + [""])
+    reply = r.reply_to(-3)
     assert [o["prompt"] for o in reply if o["type"] == "say"] == ["where_pain_before", "pain_reprompt"]
     assert "back pain relief" in said_texts(reply)
     assert r.session.pain_before == 4
@@ -148,7 +148,7 @@ def test_where_in_the_pain_check_is_never_an_answer() -> None:
     check_factory = lambda: PainCheck(PROMPTS, QUESTIONS)  # noqa: E731
     r = run(TO["counting"] + ["it hurts", "no", "where am i", "no", "no", "no", "2"] + [""] * 3,
             pain_check=check_factory)
-    reply = r.reply_to(5)                     # the reply to "where am i"
+    reply = r.reply_to(6)                     # the reply to "where am i"
     prompts = [o["prompt"] for o in reply if o["type"] == "say"]
     assert prompts == ["where_pain_check", "paincheck_where", "paincheck_spreading"]
     assert "question 2 of 4" in said_texts(reply)
@@ -191,8 +191,8 @@ def _step_lines(r) -> list[str]:
 
 
 def test_short_mode_gives_name_dose_cue_and_keeps_cautions() -> None:
-    full = run(["hip mobility", "3", "ready"] + [""] * 12)
-    short = run(["hip mobility", "3", "ready"] + [""] * 12, detail="short")
+    full = run(["hip mobility", "3", "yes", "ready"] + [""] * 12)
+    short = run(["hip mobility", "3", "yes", "ready"] + [""] * 12, detail="short")
     assert _step_lines(full) and not _step_lines(short)
     for r in (full, short):
         prompts = [o["prompt"] for o in r.objs("say")]
@@ -278,7 +278,7 @@ class CueMouth(RecordingMouth):
 
 def test_runtime_cues_a_prompted_listen_once_and_the_end_of_the_answer() -> None:
     mouth = CueMouth()
-    r = run(["", "", "back pain relief", "3", "louder", "ready", "", "where am i"], mouth=mouth)
+    r = run(["", "", "back pain relief", "3", "yes", "louder", "ready", "", "where am i"], mouth=mouth)
     # S: speech (runs of lines as one), L: "listen" cue, D: "done" cue, V: volume change
     token = {"cue": lambda c: "L" if c[1] == "listen" else "D", "volume": lambda c: "V", "say": lambda c: "S"}
     tokens = "".join(token[c[0]](c) for c in mouth.calls)
@@ -287,7 +287,8 @@ def test_runtime_cues_a_prompted_listen_once_and_the_end_of_the_answer() -> None
     assert tokens == ("SL"        # welcome + menu question, then the cue
                       "SL"        # silence: the one reprompt, cued again; the next silence: no cue
                       "DSL"       # "back pain relief" heard; pain question
-                      "DSL"       # "3"; the exercise intro ends with "say ready"
+                      "DSL"       # "3"; "three out of ten, is that right?"
+                      "DSL"       # "yes"; the exercise intro ends with "say ready"
                       "DVSL"      # "louder": volume first, then the confirmation and "ready" again
                       "DS")       # "ready": counting listens for commands only, no cue; the counts,
     #                               "where am i" mid-set (answered, no cues), then the summary
@@ -301,7 +302,7 @@ def test_runtime_cues_a_prompted_listen_once_and_the_end_of_the_answer() -> None
         if cue == "listen":
             assert follower["type"] == "listen" and follower["prompted"] is True
         else:
-            assert follower["type"] == "heard" and follower["context"] in ("menu", "number", "coach")
+            assert follower["type"] == "heard" and follower["context"] in ("menu", "number", "pain_confirm", "coach")
 
 
 def test_runtime_without_cue_or_volume_on_the_mouth_still_runs() -> None:
@@ -311,12 +312,13 @@ def test_runtime_without_cue_or_volume_on_the_mouth_still_runs() -> None:
 
 
 def test_prompted_flag_follows_the_state() -> None:
-    r = run(TO["pain_before"] + ["3", "ready", "hold on", "resume", "", "stop", "no"])
+    r = run(TO["pain_before"] + ["3", "yes", "ready", "hold on", "resume", "", "stop", "no"])
     seen = {}
     for i, (_, o) in enumerate(r.log):
         if o["type"] == "listen":
             seen.setdefault(r.state_at(i), set()).add(o["prompted"])
     assert seen["menu"] == {True} and seen["pain_before"] == {True} and seen["intro"] == {True}
+    assert seen["confirm_pain"] == {True}
     assert seen["confirm_stop"] == {True}
     assert seen["counting"] == {False} and seen["paused"] == {False}
 
@@ -339,10 +341,10 @@ def _cli(data_dir: Path, lines: list[str]) -> tuple[list[dict], str]:
 
 def test_detail_and_volume_persist_across_two_runs(tmp_path: Path) -> None:
     data = tmp_path / "coach-data"
-    first, _ = _cli(data, ["less detail", "quieter", "3", "stop", "yes", "3"])
+    first, _ = _cli(data, ["less detail", "quieter", "3", "yes", "stop", "yes", "3"])
     assert {"type": "record", "kind": "preference", "detail": "short"} in first
     assert json.loads((data / "preferences.json").read_text()) == {"detail": "short", "volume": 7}
-    second, _ = _cli(data, ["3", "ready", "", "", "stop", "yes", "3"])
+    second, _ = _cli(data, ["3", "yes", "ready", "", "", "stop", "yes", "3"])
     assert second[0] == {"type": "volume", "level": 7}
     said = [o["prompt"] for o in second if o["type"] == "say"]
     assert "exercise_intro" in said and "count" in said
@@ -350,7 +352,7 @@ def test_detail_and_volume_persist_across_two_runs(tmp_path: Path) -> None:
     # a third run with a damaged file: told, defaults used, the session runs
     (data / "preferences.json").write_text("{not json")
     # (the second run stopped mid-exercise: "no" to picking up there)
-    third, err = _cli(data, ["no", "3", "ready", "stop", "yes", "3"])
+    third, err = _cli(data, ["no", "3", "yes", "ready", "stop", "yes", "3"])
     assert any(o.get("prompt") == "offer_resume" for o in third)
     assert "damaged" in err and "default" in err
     assert [p for p in (o.get("prompt", "") for o in third) if p.startswith("step:")]
@@ -388,7 +390,7 @@ def test_voice_ears_get_the_done_tone_at_the_end_of_speech_once_and_without_wait
     from test_coach import CONTENT, MATCHER, ScriptEars, hints_of
     from skill.coach import CoachSession, SessionOptions
     clock = VirtualClock()
-    ears = EarlyCueEars(ScriptEars(clock, ["", "blah blah blah", "back pain relief", "3", "ready", "where am i"]))
+    ears = EarlyCueEars(ScriptEars(clock, ["", "blah blah blah", "back pain relief", "3", "yes", "ready", "where am i"]))
     mouth = AsyncCueMouth()
     sink = EventSink([])
     log: list[dict] = []
@@ -399,9 +401,9 @@ def test_voice_ears_get_the_done_tone_at_the_end_of_speech_once_and_without_wait
     done_calls = [c for c in mouth.calls if c[1] == "done"]
     # every answer to a question (the rejected "blah blah blah" too: the coach did stop listening)
     # got the tone once, started without waiting; none by the blocking cue()
-    assert done_calls == [("cue_async", "done")] * 4, mouth.calls
+    assert done_calls == [("cue_async", "done")] * 5, mouth.calls
     heard = [o for o in log if o["type"] == "heard"]
-    assert [h["text"] for h in heard][:4] == ["blah blah blah", "back pain relief", "3", "ready"]
+    assert [h["text"] for h in heard][:5] == ["blah blah blah", "back pain relief", "3", "yes", "ready"]
     for i, o in enumerate(log):          # each "done" cue is followed by what was heard
         if o.get("cue") == "done":
             assert log[i + 1]["type"] == "heard"

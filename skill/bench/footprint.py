@@ -156,7 +156,12 @@ import sounddevice; step("sounddevice (PortAudio, cffi)")
 from skill.audio.tts import Synthesizer
 Synthesizer().synthesize("hello"); step("pyttsx3 + espeak-ng, one utterance")
 from skill.recognition.engines import open_recognizer
-rec, _ = open_recognizer(sys.argv[1], sys.argv[2] or None); step(f"{sys.argv[1]} recogniser loaded")
+# opened as the product opens it (skill/voice.py): with the grammars' words, so PocketSphinx
+# loads only those (without them it loads the whole 134k-word dictionary the product never does)
+phrase_sets = {ctx: assets.matcher.phrases(ctx) for ctx in assets.matcher.contexts()}
+vocabulary = {w for ps in phrase_sets.values() for p in ps for w in p.split()}
+rec, _ = open_recognizer(sys.argv[1], sys.argv[2] or None, vocabulary=vocabulary, phrase_sets=phrase_sets)
+step(f"{sys.argv[1]} recogniser loaded ({len(vocabulary)}-word vocabulary)")
 for ctx in assets.matcher.contexts():
     rec.begin(assets.matcher.phrases(ctx)); rec.feed(b"\0" * 3200); rec.finish()
 step("a grammar compiled for every context")
