@@ -346,7 +346,12 @@ def apply_config(parser: argparse.ArgumentParser, args: argparse.Namespace,
     like `config --init`)."""
     active = active_parser(parser, args)
     dests = {action.dest for action in active._actions}
-    if "config" not in dests or getattr(args, "reads_config_itself", False):
+    if getattr(args, "reads_config_itself", False):
+        # `config` resolves the settings itself (its --init must work with a broken file); it
+        # only needs to know which were typed, before or after the subcommand
+        args.typed_settings = given_on_command_line(parser, argv, [n for n in KEYS if KEYS[n].option])
+        return None
+    if "config" not in dests:
         return None
     present = [name for name in KEYS if name in dests or not KEYS[name].option]
     return apply_resolved(args, given_on_command_line(parser, argv, present), environ, present)

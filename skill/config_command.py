@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import (KEYS, ConfigError, Resolved, apply_resolved, choose_config_path, device_spec,
-                     example_config)
+                     example_config, rate_option)
 
 
 def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparsers type
@@ -17,21 +17,24 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparser
         "config", help="show the effective settings and where each came from (--init: write an example file)",
         description="Shows each setting's value and origin: command line > environment > config file "
                     "> default. Options given here override as they would for a session.")
-    p.add_argument("--config", metavar="FILE", type=Path, default=None,
+    # Setting options default to SUPPRESS: a value typed before `config` (`--engine vosk config`)
+    # must not be overwritten by this subparser; main() records which ones were typed.
+    p.add_argument("--config", metavar="FILE", type=Path, default=argparse.SUPPRESS,
                    help="config file (default: $VOICE_COACH_CONFIG, else $XDG_CONFIG_HOME/voice-coach/config.toml)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--init", action="store_true",
                    help="write a commented example config file (refuses to replace an existing one)")
     p.add_argument("--force", action="store_true", help="with --init: replace an existing file")
     # the settings' own options, so `config --engine vosk` shows what a session would use
-    p.add_argument("--input-device", metavar="DEV", type=device_spec)
-    p.add_argument("--output-device", metavar="DEV", type=device_spec)
-    p.add_argument("--engine", choices=["auto", "vosk", "pocketsphinx"])
-    p.add_argument("--model", metavar="PATH", type=Path)
-    p.add_argument("--voice")
-    p.add_argument("--rate", type=int)
-    p.add_argument("--wake-phrase")
-    p.add_argument("--data-dir", metavar="DIR", type=Path)
+    hidden = argparse.SUPPRESS
+    p.add_argument("--input-device", metavar="DEV", type=device_spec, default=hidden)
+    p.add_argument("--output-device", metavar="DEV", type=device_spec, default=hidden)
+    p.add_argument("--engine", choices=["auto", "vosk", "pocketsphinx"], default=hidden)
+    p.add_argument("--model", metavar="PATH", type=Path, default=hidden)
+    p.add_argument("--voice", default=hidden)
+    p.add_argument("--rate", type=rate_option, default=hidden)
+    p.add_argument("--wake-phrase", default=hidden)
+    p.add_argument("--data-dir", metavar="DIR", type=Path, default=hidden)
     # --init must work when the file is missing or broken: resolve here, not in cli.main
     p.set_defaults(func=cmd_config, reads_config_itself=True)
 
@@ -53,8 +56,10 @@ def as_json(value: Any) -> Any:
 def cmd_config(args: argparse.Namespace) -> int:
     if args.init:
         return init_config(args.config, args.force)
-    # this parser's setting options all default to None: set means typed on the command line
-    typed = {name for name in KEYS if getattr(args, name, None) is not None}
+    # typed before or after `config` (main() finds out: see config.apply_config)
+    typed = getattr(args, "typed_settings", None)
+    if typed is None:   # called without main(): what is set was typed
+        typed = {name for name in KEYS if getattr(args, name, None) is not None}
     resolved: Resolved = apply_resolved(args, typed)
     saved_preferences(resolved)
     cfg = resolved.config

@@ -324,3 +324,23 @@ def test_cli_rate_in_range_is_taken(tmp_path):
     args = session_args(["--rate", "80", "--text"], {"XDG_CONFIG_HOME": str(tmp_path)})
     assert args.rate == 80
     assert session_args(["--rate", "400", "--text"], {"XDG_CONFIG_HOME": str(tmp_path)}).rate == 400
+
+
+# ---------------------------------------------------------------------- `config` sees options on either side
+@pytest.mark.parametrize("argv", [["--engine", "pocketsphinx", "--rate", "150", "config", "--json"],
+                                  ["config", "--engine", "pocketsphinx", "--rate", "150", "--json"]])
+def test_config_command_shows_options_typed_before_or_after_it(tmp_path, argv):
+    write(tmp_path / "voice-coach" / "config.toml", 'engine = "vosk"\nrate = 200\nvoice = "en-gb"\n')
+    res = run(*argv, env_extra={"XDG_CONFIG_HOME": str(tmp_path)})
+    assert res.returncode == 0, res.stderr
+    settings = json.loads(res.stdout)["settings"]
+    assert settings["engine"] == {"value": "pocketsphinx", "origin": "command line"}
+    assert settings["rate"] == {"value": 150, "origin": "command line"}
+    cfg = tmp_path / "voice-coach" / "config.toml"
+    assert settings["voice"] == {"value": "en-gb", "origin": f"config file {cfg}:3"}   # not typed: the file's
+
+
+def test_config_command_refuses_a_rate_out_of_range_like_a_session(tmp_path):
+    res = run("config", "--rate", "500", env_extra={"XDG_CONFIG_HOME": str(tmp_path)})
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "argument --rate: 500 is outside 80..400" in res.stderr, res.stderr
