@@ -32,7 +32,6 @@ recognition benchmarks), while multi-word phrases of the same intents pass relia
 """
 from __future__ import annotations
 
-import collections
 import json
 import os
 import re
@@ -53,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pulse_harness import PulseDevices, PulseUnavailable, missing_tools, rms_dbfs  # noqa: E402
 
-from skill.bench.stage import UserVoice, end_process  # noqa: E402
+from skill.bench.stage import EventTail, UserVoice, end_process  # noqa: E402
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
@@ -134,52 +133,7 @@ def pulse(tmp_path_factory):  # noqa: ANN001, ANN201
 
 
 # ----------------------------------------------------------------------------- the log
-class EventTail:
-    """Follows the assistant's --events file as it grows, in a thread, stamping each event
-    with the time it appeared (`_seen`, time.monotonic()): a say event appears when the coach
-    starts saying it, and the event after it when the speech has been played."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.events: list[dict] = []
-        self._new: collections.deque[dict] = collections.deque()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="event-tail", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        pos, partial = 0, ""
-        while True:
-            stopping = self._stop.is_set()
-            try:
-                with open(self.path, encoding="utf-8") as f:
-                    f.seek(pos)
-                    data = f.read()
-                    pos = f.tell()
-            except FileNotFoundError:
-                data = ""
-            now = time.monotonic()
-            lines = (partial + data).split("\n")
-            partial = lines.pop()
-            for line in lines:
-                if line.strip():
-                    ev = json.loads(line)
-                    ev["_seen"] = now
-                    self.events.append(ev)
-                    self._new.append(ev)
-            if stopping:
-                return
-            time.sleep(0.01)
-
-    def poll(self) -> list[dict]:
-        new = []
-        while self._new:
-            new.append(self._new.popleft())
-        return new
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
+# The --events file is followed by skill/bench/stage.py's EventTail, as in the benchmarks.
 
 
 def _brief(ev: dict) -> str:
@@ -421,6 +375,7 @@ def test_a_spoken_session_drives_the_real_assistant(pulse, tmp_path):
     # --- the process ran the session to its end, cleanly
     assert proc.returncode == 0, stderr[-3000:]
     assert "Traceback" not in stderr, stderr[-3000:]
+    assert not tail.bad_lines, tail.bad_lines[:3]          # every event line is JSON
     assert events and events[-1]["type"] == "end", events[-3:]
 
     # --- every spoken command was understood, in order, as the right intent and value

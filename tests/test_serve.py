@@ -239,16 +239,26 @@ def test_serve_waits_for_an_unplugged_microphone_and_wakes_after_it_is_back(tmp_
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        subprocess.run(["sh", str(ROOT / "scripts" / "pulse-virtual-devices.sh"), "--stop"],
-                       env=dict(pulse.env, COACH_PULSE_DIR=pulse_dir), capture_output=True, timeout=30)
+        end_serve(proc, pulse, pulse_dir)
     text = "\n".join(log.lines)
     assert "Traceback" not in text, text[-3000:]
     assert log.wait_for("stopping", 5) > 0
     kinds = [e["type"] for e in read_events(tmp_path / "events.jsonl")]
     assert "wake" in kinds and "listen" in kinds[kinds.index("wake"):]
+
+
+def stop_pulse(pulse, pulse_dir) -> None:  # noqa: ANN001
+    """Stop the test's private PulseAudio daemon (the microphone disappears)."""
+    subprocess.run(["sh", str(ROOT / "scripts" / "pulse-virtual-devices.sh"), "--stop"],
+                   env=dict(pulse.env, COACH_PULSE_DIR=pulse_dir), capture_output=True, timeout=30)
+
+
+def end_serve(proc: subprocess.Popen, pulse, pulse_dir) -> None:  # noqa: ANN001
+    """Teardown: a serve still running is killed, then its private daemon stopped."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    stop_pulse(pulse, pulse_dir)
 
 
 def os_kill(pid: int) -> None:
@@ -264,8 +274,7 @@ def test_serve_started_before_its_microphone_waits_for_it(tmp_path):
     import time
     PulseDevices, pulse_dir, pulse = private_pulse(tmp_path)
     env = dict(pulse.env, PULSE_SOURCE="coach_mic")
-    stop = ["sh", str(ROOT / "scripts" / "pulse-virtual-devices.sh"), "--stop"]
-    subprocess.run(stop, env=dict(pulse.env, COACH_PULSE_DIR=pulse_dir), capture_output=True, timeout=30)
+    stop_pulse(pulse, pulse_dir)                              # no microphone yet
     proc = subprocess.Popen([sys.executable, str(ROOT / "run_assistant.py"), "serve", "--engine", "pocketsphinx",
                              "--no-history", "--skip-screener", "--audio-out", str(tmp_path / "out.wav")],
                             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -280,10 +289,7 @@ def test_serve_started_before_its_microphone_waits_for_it(tmp_path):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        subprocess.run(stop, env=dict(pulse.env, COACH_PULSE_DIR=pulse_dir), capture_output=True, timeout=30)
+        end_serve(proc, pulse, pulse_dir)
     text = "\n".join(log.lines)
     assert "Traceback" not in text, text[-3000:]
     assert sum("I can't hear you" in line for line in log.lines) <= 1, "told once, not at every look"

@@ -198,18 +198,23 @@ class RoomRecorder:
 
 
 class EventTail:
-    """Follows an --events file in a thread, stamping each event with time.monotonic()."""
+    """Follows an --events file in a thread, stamping each event with time.monotonic() (`_seen`):
+    a say event appears when the coach starts saying it. `events` keeps them all, `poll()` hands
+    out the ones not seen yet; lines that are not JSON are kept in `bad_lines`."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.events: list[dict] = []
+        self.bad_lines: list[str] = []
+        self._new: collections.deque[dict] = collections.deque()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread = threading.Thread(target=self._run, name="event-tail", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         pos, buf = 0, ""
-        while not self._stop.is_set():
+        while True:
+            stopping = self._stop.is_set()   # read once more after close(): nothing written is lost
             try:
                 with open(self.path, encoding="utf-8") as f:
                     f.seek(pos)
@@ -226,10 +231,21 @@ class EventTail:
                         try:
                             ev = json.loads(line)
                         except ValueError:
+                            self.bad_lines.append(line)
                             continue
                         ev["_seen"] = now
                         self.events.append(ev)
+                        self._new.append(ev)
+            if stopping:
+                return
             time.sleep(0.005)
+
+    def poll(self) -> list[dict]:
+        """The events that appeared since the last poll."""
+        new = []
+        while self._new:
+            new.append(self._new.popleft())
+        return new
 
     def close(self) -> None:
         self._stop.set()
