@@ -18,7 +18,7 @@ import pytest
 from skill.clock import VirtualClock
 from skill.coach import (CONFIRM_MISSES, EXERCISING, SIDE_SWITCH_SECONDS, SILENCE_TIMEOUT, STATES, CoachSession,
                          SessionOptions)
-from skill.cli import hints_of, routine_phrases
+from skill.cli import hints_of, load_assets, routine_phrases
 from skill.content import Content, Exercise, Routine
 from skill.edges import EndOfInput, Heard, NothingHeard
 from skill.matcher import load_matcher
@@ -932,6 +932,24 @@ def test_another_number_is_taken_and_read_back_again() -> None:
     assert "nine out of ten" in said_text(r.reply_to(-2), "pain_confirm")
     assert r.state_after(-2) == "confirm_pain"
     assert _pain_records(r) == [{"type": "record", "kind": "pain", "when": "before", "score": 9}]
+
+
+@pytest.mark.parametrize("correction", ["no, nine", "no it's nine out of ten"])
+def test_a_correction_in_one_breath_is_read_back_as_the_new_score(correction: str) -> None:
+    # "Two out of ten, is that right?" - "No, nine": the new score is asked about, not taken
+    r = run(["back pain relief", "two", correction, "yes"])
+    assert prompts_of(r.reply_to(-2)) == ["pain_confirm"]
+    assert "nine out of ten" in said_text(r.reply_to(-2), "pain_confirm")
+    assert r.state_after(-2) == "confirm_pain"
+    assert _pain_records(r) == [{"type": "record", "kind": "pain", "when": "before", "score": 9}]
+
+
+def test_a_correction_is_only_listened_for_where_a_no_is_asked_for() -> None:
+    # spoken in the confirmation; typed-only where the score is first asked (no "no" there)
+    m = load_assets(LOCALE).matcher
+    assert "no nine" in m.phrases("pain_confirm")
+    assert "no nine" not in m.phrases("number") and "no nine" in m.typed_phrases("number")
+    assert "zero" in m.hints("number") and "none" not in m.hints("number")
 
 
 def test_unclear_answers_ask_again_then_go_on_safely_without_a_score(safety_rule: None) -> None:
