@@ -10,7 +10,9 @@ Listen, `mouth.cue("done")` before it is dispatched. Re-listening to the same Li
 timer tick (nothing said) gives no second cue. Voice ears (which have `on_speech_end`) get the
 "done" cue at the end of speech instead, started without waiting (`mouth.cue_async`), so the
 tone overlaps recognition; it then plays for a rejected answer too (the coach did stop
-listening). Both go to the event sink as `cue` objects, and to the mouth only when it has a
+listening). A speaker mouth leaves that tone out when the answer was already recognised and the
+reply follows at once (skill/audio/tts.py, REPLY_GRACE_SECONDS): the `cue` event still marks
+where listening stopped. Both go to the event sink as `cue` objects, and to the mouth only when it has a
 `cue` method. The `listen` object itself is emitted
 after the "listen" cue, so a script answering on it never talks over the tone.
 """

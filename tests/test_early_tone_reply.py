@@ -132,3 +132,49 @@ def test_a_tone_that_will_not_open_at_the_speech_rate_falls_back(monkeypatch):
         assert threading.active_count() >= 1
     finally:
         m.close()
+
+
+# ------------------------------------------------------------------ an answer recognised at its end
+def test_a_reply_ready_at_once_is_played_without_the_tone(mouth):
+    """The ears decoded the answer during its trailing silence (gate.answer_ready): the reply
+    comes within the grace time, so it is played at once and the tone is left out."""
+    m, sd, gate = mouth
+    gate.answer_ready = True             # as VoiceEars sets it around on_speech_end
+    m.cue_async("done")
+    gate.answer_ready = False
+    m.say("next question")
+    stream = sd.streams[1]
+    assert len(sd.streams) == 2 and stream.closed
+    words, = stream.written              # the words alone: no tone before them
+    assert words.size > 4 * NOTE_SECONDS * stream.rate
+    assert m.cues == []
+    start, end, text = m.spoken[-1]
+    assert text == "next question"
+    assert gate.muted_until == pytest.approx(end + gate.tail)
+
+
+def test_a_slow_reply_gets_the_tone_first_even_when_the_answer_was_ready(mouth):
+    m, sd, gate = mouth
+    gate.answer_ready = True
+    t0 = time.monotonic()
+    m.cue_async("done")
+    gate.answer_ready = False
+    deadline = time.monotonic() + 2
+    while not m.cues and time.monotonic() < deadline:   # nothing said within the grace time
+        time.sleep(0.01)
+    (c0, c1, name), = m.cues
+    assert name == "done" and c0 - t0 >= tts.REPLY_GRACE_SECONDS - 0.01
+    m.say("next question")
+    tone, words = sd.streams[1].written
+    assert tone.size == pytest.approx(2 * NOTE_SECONDS * sd.streams[1].rate, abs=2)
+    assert m.spoken[-1][0] >= c1
+
+
+def test_the_listen_tone_is_never_left_out(mouth):
+    m, sd, gate = mouth
+    gate.answer_ready = True             # only the "done" tone stands for a wait
+    m.cue_async("listen")
+    gate.answer_ready = False
+    m.say("next question")
+    tone, words = sd.streams[1].written
+    assert [n for _, _, n in m.cues] == ["listen"]

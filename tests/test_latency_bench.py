@@ -109,3 +109,14 @@ def test_three_real_turns_through_pulseaudio(tmp_path):
         assert -0.06 <= row["audio_io"] <= row["total"], row
         assert 0.1 < row["total"] < 3.0, row
     assert Path(res["recording"]).stat().st_size > 0
+
+
+def test_stamps_that_lag_the_room_are_paired_by_what_was_heard():
+    """An answer the assistant never finished leaves no stamp line: every later room utterance
+    would be paired with the stamps of the one before it. The shift is found from the texts."""
+    said = [{"text": t, "context": "yes_no"} for t in
+            ("both of them", "say that again", "no", "come again", "no thank you")]
+    heard = [{"text": t} for t in ("say that again", "nope", "come again", "no thank you")]
+    assert latency.stamp_offset(heard, said) == 1
+    assert latency.stamp_offset([{"text": x["text"]} for x in said], said) == 0
+    assert latency.stamp_offset([{"text": ""}, {"text": ""}], said) == 0      # nothing tells: as is

@@ -274,8 +274,10 @@ def test_phone_loop_runs_only_for_a_whole_phrase(rec, speech, yes_no_phrases):
     # sentences the grammar cannot hold: most end in no whole phrase, and those are rejected
     # without running the phone loop
     skipped = []
+    # three-word phrases: with British variants ("F AA S T AH"...) two-word ones took every
+    # sentence to a whole phrase; these leave most sentences inside a phrase (measured 10 of 12)
     for text, f in speech["out"]:
-        h = decode(rec, ["go faster", "repeat that", "help me"], f)
+        h = decode(rec, ["go faster please now", "repeat that slowly", "help me with this"], f)
         assert rec.phone_loop_decoded == bool(h.text), (text, h)
         if rec.phone_loop_decoded:
             last_phones = [s.word for s in rec._phones.seg()]

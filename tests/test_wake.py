@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from skill.wake import (WakeError, WakeRecognizer, load_wake_phrases, phone_distance,
-                        read_accents)
+                        read_accents, wake_confidence)
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALE = ROOT / "dialogs" / "en-us"
@@ -134,6 +134,16 @@ def test_the_wake_benchmark_runs_end_to_end_in_quick_mode(tmp_path):
     # up to the plain limit the decoy stage changes nothing
     for a, b in zip(wake["sweep"][0:4:2], wake["sweep"][1:4:2]):
         assert {k: v for k, v in a.items() if k != "decoys"} == {k: v for k, v in b.items() if k != "decoys"}
+    from skill.bench.wake import CONFIDENCE_CUTS
+    from skill.wake import WAKE_MIN_CONFIDENCE
+    cuts = wake["confidence_sweep"]
+    assert [r["min_confidence"] for r in cuts] == sorted(set(CONFIDENCE_CUTS) | {WAKE_MIN_CONFIDENCE})
+    # a higher cut never wakes more; at the shipped cut it is what the detector did
+    for key in ("wake/clean", "wake/10dB", "false_wakes_per_hour"):
+        assert all(a[key] >= b[key] for a, b in zip(cuts, cuts[1:])), key
+    shipped = next(r for r in cuts if r["min_confidence"] == WAKE_MIN_CONFIDENCE)
+    assert shipped["wake/clean"] == rows["wake/clean"]["rate"]
+    assert shipped["false_wakes_per_hour"] == fw["false_wakes_per_hour"]
 
 
 # --- the decoy stage (a candidate whose phones are only roughly the phrase's) ----------------
@@ -166,12 +176,16 @@ def test_the_decoys_are_read_from_the_locale_and_never_include_a_wake_phrase(tmp
 
 
 def test_a_sound_alike_that_the_phones_let_through_loosely_is_refused_by_the_decoys(tmp_path):
-    # measured: the grammar hears "hey coach" with confidence ~0.7, the phone loop
-    # "UW Y K AA D" (distance 0.67: the decoy band); with the decoys it is "the coach"
-    rec = fresh()
-    assert decode(rec, speech("hey couch", tmp_path, "en-us", 155)) == "", rec.last_measures
+    # measured: the grammar hears "hey coach", the phone loop "UW Y K AA D" (distance 0.67:
+    # the decoy band); with the decoys it is "the coach". Its wake confidence (~0.45) already
+    # refuses it: the cut is taken away here to reach the decoy stage
+    pcm = speech("hey couch", tmp_path, "en-us", 155)
+    plain = fresh()
+    assert decode(plain, pcm) == "" and plain.last_measures["rejected"] == "confidence"
+    rec = fresh(min_confidence=0.0)
+    assert decode(rec, pcm) == "", rec.last_measures
     m = rec.last_measures
-    assert m["text"] == "hey coach" and m["confidence"] >= rec.min_confidence
+    assert m["text"] == "hey coach"
     assert rec.max_distance < m["distance"] <= rec.decoy_max_distance
     assert m["rejected"] == "decoy" and m["decoy"] in rec.decoys
 
@@ -200,3 +214,101 @@ def test_on_its_own_the_detector_loads_only_the_wake_vocabulary():
     assert lookup("television") is None                                  # not the full dictionary
     # a word outside it still comes from the full dictionary, on demand
     assert WakeRecognizer(["hello computer"], LOCALE).missing_words(["hello computer"]) == []
+
+
+# --- accent paths: the wake grammar follows the speaker's accent ------------------------------
+def spellings(rec: WakeRecognizer, word: str) -> set[str]:
+    """Every pronunciation the wake grammar can take for `word`: the recogniser's own (and any
+    alternates it numbers "word(2)"...) and the detector's accent tokens."""
+    lookup = rec.engine._decoder.lookup_word
+    out = set()
+    for path in rec._paths:
+        for token in path.split():
+            if token == word or token.startswith(word + "_"):
+                n = 1
+                while lookup(token if n == 1 else f"{token}({n})"):
+                    out.add(lookup(token if n == 1 else f"{token}({n})"))
+                    n += 1
+    return out
+
+
+def us_only_engine():
+    """A PocketSphinx with the dictionary's US spellings only (as before session 4)."""
+    import inspect
+    from skill.recognition.pocketsphinx_engine import PocketSphinxRecognizer
+    kw = {"accents": None} if "accents" in inspect.signature(PocketSphinxRecognizer).parameters else {}
+    words = " ".join(load_wake_phrases(LOCALE)).split() + ["couch", "the", "okay", "a", "my", "say"]
+    return PocketSphinxRecognizer(vocabulary=words, **kw)
+
+
+def test_every_accent_spelling_is_a_path_of_the_wake_grammar():
+    rec = fresh()
+    for word, extra in read_accents(LOCALE / "wake_accents.dict").items():
+        assert set(extra) <= spellings(rec, word), word
+    # every path stands for its phrase; the decoys get the spellings too, so that the decoy
+    # stage compares like with like
+    assert set(rec._paths.values()) == set(rec.phrases + rec.decoys)
+    assert "K AH UW CH" in spellings(rec, "coach") and rec._paths["hey couch"] == "hey couch"
+    # own tokens, not new "coach(n)" entries: a shared engine's command grammars keep the
+    # dictionary they had
+    plain = WakeRecognizer(load_wake_phrases(LOCALE), LOCALE, engine=us_only_engine())
+    lookup = plain.engine._decoder.lookup_word
+    assert lookup("coach") == "K OW CH" and lookup("coach(2)") is None
+    assert lookup("coach_2") == "K AH UW CH" and plain._paths["hey coach_2"] == "hey coach"
+    assert set(WakeRecognizer(load_wake_phrases(LOCALE), LOCALE, engine=us_only_engine(),
+                              accent_paths=False)._paths) == set(rec.phrases + rec.decoys)
+
+
+def test_an_accent_spelling_with_a_phone_the_model_lacks_is_logged_not_fatal(tmp_path, caplog):
+    (tmp_path / "wake_accents.dict").write_text("coach K QQ CH\ncoach K OW T SH\n")
+    rec = WakeRecognizer(["hey coach"], tmp_path)
+    assert "QQ" in caplog.text
+    assert rec._paths == {"hey coach": "hey coach", "hey coach_3": "hey coach"}
+    assert decode(rec, np.zeros(16000, dtype="<i2").tobytes()) == ""
+
+
+@pytest.mark.parametrize("voice,wpm", [("en-gb", 165), ("en-gb", 170)])
+def test_a_british_hey_coach_that_the_us_spelling_missed_now_wakes_it(tmp_path, voice, wpm):
+    pcm = speech("hey coach", tmp_path, voice, wpm)
+    # as in session 3: the grammar forced through the US "K OW CH" found the phrase, but the
+    # engine's command confidence was under its cut of 0.6 (measured 0.15-0.55)
+    old = WakeRecognizer(load_wake_phrases(LOCALE), LOCALE, engine=us_only_engine(),
+                         accent_paths=False)
+    decode(old, pcm)
+    assert old.last_measures["text"] == "hey coach" and old.last_measures["confidence"] < 0.6, \
+        old.last_measures
+    rec = fresh()
+    assert decode(rec, pcm) == "hey coach", rec.last_measures
+
+
+@pytest.mark.parametrize("text,voice,wpm", [
+    # the accent paths must not open the door to sound-alikes in the same accents (measured
+    # wake confidence 0.0-0.26; "hey couch" and "okay coach" in en-gb do wake it: a person
+    # saying those to the coach is a fair wake, BENCHMARKS.md section 5)
+    ("the coach", "en-gb", 165), ("the coach", "en-gb-x-rp", 160), ("hey roach", "en-gb", 165),
+    ("hey couch", "en-gb-x-rp", 160), ("start exercising", "en-gb", 165),
+    ("the coach is late", "en-gb-x-rp", 160), ("a coach trip", "en-gb", 165),
+])
+def test_british_sound_alikes_do_not_wake(wake, tmp_path, text, voice, wpm):
+    assert decode(wake, speech(text, tmp_path, voice, wpm)) == "", wake.last_measures
+
+
+# --- the wake confidence (fitted logistic combination) --------------------------------------
+def test_the_wake_confidence_is_the_fitted_logistic_combination():
+    import math
+    from skill.wake import CONFIDENCE_INTERCEPT as B, CONFIDENCE_WEIGHTS as W
+    m = {"gap": 12.0, "uncovered": 0.05, "distance": 0.6, "aligned_distance": 0.5}
+    z = B + W["gap"] * 1.2 + W["uncovered"] * 0.05 + W["distance"] * 0.6
+    assert wake_confidence(m) == pytest.approx(1 / (1 + math.exp(-z)), abs=1e-12)
+    # the gap is clipped as the engine clips it, so one outlier cannot decide alone
+    assert wake_confidence({**m, "gap": 500.0}) == wake_confidence({**m, "gap": 40.0})
+    assert wake_confidence({**m, "gap": -500.0}) == wake_confidence({**m, "gap": -60.0})
+    # a better fit of the grammar path wakes more readily; swallowed speech and phones far
+    # from the phrase less
+    assert wake_confidence({**m, "gap": 20.0}) > wake_confidence(m) > wake_confidence({**m, "gap": 0.0})
+    assert wake_confidence({**m, "uncovered": 0.3}) < wake_confidence(m)
+    assert wake_confidence({**m, "distance": 0.9}) < wake_confidence(m)
+    # no measures (the phone loop did not run), or unusable ones: never a wake
+    assert wake_confidence({"gap": 10.0}) == 0.0
+    assert wake_confidence({**m, "uncovered": float("nan")}) == 0.0
+    assert wake_confidence({**m, "gap": None}) == 0.0

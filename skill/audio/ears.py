@@ -1,5 +1,11 @@
 """Voice ears: audio source -> endpointer -> grammar-constrained recogniser -> Heard.
 
+Speculative decoding: when the answer's speech has stopped for a moment (the endpointer's
+SpeechPause, 0.2 s into the 0.3 s of trailing silence) a recogniser that can (`speculate()`)
+decodes it at once, so the result is ready about when the endpoint is confirmed instead of
+~140 ms after it; if the person goes on (SpeechResume) that result is dropped (`resume()`). The gate's
+`answer_ready` tells the mouth, for the "done" tone, that the reply can follow at once.
+
 Half-duplex: a HalfDuplexGate shared with the mouth. While the mouth speaks, and for a
 short tail after (room echo, output latency), every captured block is dropped, so the
 coach never answers its own voice.
@@ -15,7 +21,8 @@ from ..edges import EndOfInput, Heard, HearResult, NothingHeard
 from ..recognition.base import Recognizer
 from ..recognition.grammar import GrammarError
 from .capture import AudioError, DeviceLost
-from .endpoint import EndpointConfig, Endpointer, SpeechAudio, SpeechEnd, SpeechStart
+from .endpoint import (EndpointConfig, Endpointer, SpeechAudio, SpeechEnd, SpeechPause, SpeechResume,
+                       SpeechStart)
 from .sources import AudioSource, EndOfAudio
 
 # How long after the mouth stops the microphone stays deaf.
@@ -33,6 +40,9 @@ class HalfDuplexGate:
     def __init__(self, tail: float = SPEECH_TAIL_SECONDS) -> None:
         self.tail = tail
         self.muted_until = -math.inf
+        # True while the ears report the end of an answer that is already recognised (set
+        # around VoiceEars.on_speech_end): the "done" tone then need not fill a wait
+        self.answer_ready = False
 
     def speaking(self) -> None:
         self.muted_until = math.inf
@@ -62,7 +72,7 @@ class VoiceEars:
                  phrases_for_context: Callable[[str], list[str]], clock: Clock,
                  gate: HalfDuplexGate | None = None, endpoint: EndpointConfig | None = None,
                  on_notice: Notice | None = None, reconnect_seconds: float | None = 15.0,
-                 report_unrecognised: bool = True) -> None:
+                 report_unrecognised: bool = True, speculative: bool = True) -> None:
         if recognizer.sample_rate != source.sample_rate:
             raise ValueError(f"source gives {source.sample_rate} Hz, recogniser wants "
                              f"{recognizer.sample_rate} Hz")
@@ -75,6 +85,8 @@ class VoiceEars:
         self.on_notice = on_notice
         self.reconnect_seconds = reconnect_seconds
         self.report_unrecognised = report_unrecognised
+        # decode during the trailing silence when the recogniser can (see the module doc)
+        self.speculative = speculative
         self.last_timing: dict[str, float] = {}   # for benchmarks: endpoint and recognition times
         # called the moment an answer's speech ends, before it is recognised (the runtime
         # starts the "done" earcon here, so the tone overlaps decoding)
@@ -92,6 +104,8 @@ class VoiceEars:
         ep = self.endpointer
         ep.reset()
         in_utterance = False
+        speculated = False          # the recogniser holds a result for the audio so far
+        spec_seconds: list[float] = []
         while True:
             if not in_utterance and deadline is not None and self.clock.now() >= deadline:
                 return NothingHeard()
@@ -132,23 +146,45 @@ class VoiceEars:
                         return EndOfInput(self._ended)
                     self.recognizer.feed(ev.audio.astype("<i2").tobytes())
                     in_utterance = True
+                    speculated = False
+                    spec_seconds = []
                 elif isinstance(ev, SpeechAudio) and in_utterance:
                     self.recognizer.feed(ev.audio.astype("<i2").tobytes())
+                elif isinstance(ev, SpeechPause) and in_utterance:
+                    speculate = getattr(self.recognizer, "speculate", None)
+                    if self.speculative and speculate is not None:
+                        # decoded here, on this thread: PocketSphinx holds the GIL while it
+                        # decodes, so another thread would gain nothing; the audio arriving
+                        # meanwhile waits in the source's queue
+                        t0 = time.perf_counter()
+                        speculated = bool(speculate())
+                        spec_seconds.append(time.perf_counter() - t0)
+                elif isinstance(ev, SpeechResume) and in_utterance:
+                    if speculated:
+                        self.recognizer.resume()
+                        speculated = False
                 elif isinstance(ev, SpeechEnd) and in_utterance:
                     in_utterance = False
                     if self.on_speech_end is not None and ev.reason != "max_length":
+                        self.gate.answer_ready = speculated
                         try:
                             self.on_speech_end()
                         except Exception:  # noqa: BLE001 - a tone must never cost the answer
                             pass
-                    result = self._finish(ev.reason, time.perf_counter(), ev.duration)
+                        finally:
+                            self.gate.answer_ready = False
+                    result = self._finish(ev.reason, time.perf_counter(), ev.duration,
+                                          speculated, spec_seconds)
                     if result is not None:
                         return result
 
-    def _finish(self, reason: str, t_end: float, duration: float = 0.0) -> Heard | None:
+    def _finish(self, reason: str, t_end: float, duration: float = 0.0, speculated: bool = False,
+                spec_seconds: list[float] | None = None) -> Heard | None:
         hyp = self.recognizer.finish()
         self.last_timing = {"recognise_seconds": time.perf_counter() - t_end,
-                            "utterance_seconds": duration}
+                            "utterance_seconds": duration, "speculated": float(speculated),
+                            "speculate_seconds": sum(spec_seconds or []),
+                            "speculations": float(len(spec_seconds or []))}
         if reason == "max_length":
             # nobody gives a short answer for max_utterance seconds: it is noise (a grammar
             # recogniser always finds *some* phrase in noise, so its text is not trusted)

@@ -45,6 +45,13 @@ MIN_WPM, MAX_WPM = 80, 400
 # follows the tone in that same stream: closing one stream and opening the next left 20-40 ms
 # of silence before the first word (BENCHMARKS.md section 2).
 REPLY_WAIT_SECONDS = 1.5
+# The "done" tone fills the wait while an answer is recognised. When the ears report the
+# answer already recognised at its end (gate.answer_ready: decoded during the trailing
+# silence), the reply needs only the dialog and ~10-20 ms of synthesis: it is played at
+# once, with no tone before it, if it is handed over within this time; otherwise the tone
+# plays (then, late by this much) and the reply follows it. 140 ms of tone before the first
+# word was the largest part of the turn latency left (BENCHMARKS.md section 2, session 4).
+REPLY_GRACE_SECONDS = 0.15
 
 
 class TtsError(AudioError):
@@ -247,7 +254,9 @@ class PyttsxMouth(_RateMixin):
     def cue_async(self, name: str) -> None:
         """Start an earcon and return at once, so it sounds while the answer is recognised;
         the next say()/cue() waits for it. Only on the wall clock: a virtual or audio clock
-        must not be advanced from another thread, so there it plays as cue() does."""
+        must not be advanced from another thread, so there it plays as cue() does.
+        A "done" tone for an answer already recognised (gate.answer_ready) is left out when
+        the reply comes within REPLY_GRACE_SECONDS: the reply itself then says "heard"."""
         if not isinstance(self.clock, SystemClock):
             self.cue(name)
             return
@@ -255,7 +264,9 @@ class PyttsxMouth(_RateMixin):
         if self.gate is not None:
             self.gate.speaking()      # deaf from now on, not from when the thread gets going
         # at the speech's rate, so that the reply can follow in the same stream
-        early = _EarlyTone(self, name, getattr(self, "_speech_rate", None) or self._out_rate)
+        grace = (REPLY_GRACE_SECONDS if name == "done" and self.gate is not None
+                 and self.gate.answer_ready else 0.0)
+        early = _EarlyTone(self, name, getattr(self, "_speech_rate", None) or self._out_rate, grace)
         self._early = early
         early.thread.start()
         # Wait (briefly) until the tone is handed to PortAudio: the decoder that runs next holds
@@ -309,10 +320,11 @@ class PyttsxMouth(_RateMixin):
 class _EarlyTone:
     """Plays an early earcon on its own thread, then keeps the stream open for the reply
     (PyttsxMouth.say offers it) for up to REPLY_WAIT_SECONDS, so the words follow the tone
-    without a stream to close and reopen in between."""
+    without a stream to close and reopen in between. With a `grace` (seconds), the tone
+    waits that long for the reply first, and is left out if the reply comes."""
 
-    def __init__(self, mouth: PyttsxMouth, name: str, rate: int) -> None:
-        self.mouth, self.name, self.rate = mouth, name, rate
+    def __init__(self, mouth: PyttsxMouth, name: str, rate: int, grace: float = 0.0) -> None:
+        self.mouth, self.name, self.rate, self.grace = mouth, name, rate, grace
         self.started = threading.Event()
         self.error: TtsError | None = None     # the reply was taken but could not be played
         self._cond = threading.Condition()
@@ -353,19 +365,32 @@ class _EarlyTone:
         released = False     # the gate was told when the sound ends
         tone = earcon(self.name, self.rate, m.gain).reshape(-1, 1)
         try:
+            play_tone = True
+            if self.grace > 0:
+                # the answer is recognised already: no decoder will hold the GIL, the caller
+                # may go on at once; the tone plays only if the reply is slow to come. The
+                # stream starts only then: a started stream with nothing to play fills the
+                # output buffer with silence that the first word would wait behind (~90 ms).
+                self.started.set()
+                with self._cond:
+                    self._cond.wait_for(lambda: self._reply is not None or self._closed,
+                                        timeout=self.grace)
+                    play_tone = self._reply is None
             stream.start()
             start = m.clock.now()
-            # Hand PortAudio all of the tone that fits before letting the caller go on: the
-            # decoder it runs next holds the GIL, and a thread still in Python before its
-            # write() would wait for the whole decoding (measured: tone up to 250 ms late).
-            first = min(tone.shape[0], max(0, int(stream.write_available)))
-            if first:
-                stream.write(tone[:first])
-            self.started.set()
-            if first < tone.shape[0]:
-                stream.write(tone[first:])
-            tone_end = start + tone.shape[0] / self.rate
-            m.cues.append((start, tone_end, self.name))
+            tone_end = start
+            if play_tone:
+                # Hand PortAudio all of the tone that fits before letting the caller go on: the
+                # decoder it runs next holds the GIL, and a thread still in Python before its
+                # write() would wait for the whole decoding (measured: tone up to 250 ms late).
+                first = min(tone.shape[0], max(0, int(stream.write_available)))
+                if first:
+                    stream.write(tone[:first])
+                self.started.set()
+                if first < tone.shape[0]:
+                    stream.write(tone[first:])
+                tone_end = start + tone.shape[0] / self.rate
+                m.cues.append((start, tone_end, self.name))
             with self._cond:
                 if m.gate is not None and self._reply is None:
                     m.gate.done_speaking(tone_end)     # a listen without a reply hears from here on

@@ -40,6 +40,11 @@ CONTEXTS = ("yes_no", "number", "coach", "menu")
 PAD_SECONDS = 0.3
 SEED = 5
 FSDD_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fsdd-dev"
+# How FSDD's 8 kHz clips become the 16 kHz audio the recogniser is fed: by the product's own
+# file reader (skill/recognition/wavio.py read_wav: its resampler), exactly as
+# `recognize` or `--audio-in` would read them. Part of the cache key: a changed reader makes
+# a new set.
+FSDD_READER = "wavio.read_wav-v1"
 
 # Sentences that are no command in any context: everyday talk, exercise chatter, and
 # near-misses that share a word or a sound with a command.
@@ -131,7 +136,7 @@ class Plan:
 
     def key(self, matcher: Matcher | None = None) -> str:
         """Cache key: the plan and the phrases it draws from (a changed .voc makes a new set)."""
-        data = {"plan": asdict(self), "ood": OUT_OF_DOMAIN[: self.ood]}
+        data = {"plan": asdict(self), "ood": OUT_OF_DOMAIN[: self.ood], "fsdd_reader": FSDD_READER}
         if matcher is not None:
             data["phrases"] = {c: matcher.phrases(c) for c in self.contexts}
         return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
@@ -321,17 +326,20 @@ def build(matcher: Matcher, cache: Path, plan: Plan | None = None, log=print) ->
         add_renditions("ood", "*", sentence, "none", None, plan.ood_renditions)
     sampling["ood"] = {"sentences": len(ood), "renditions": plan.ood_renditions}
     fsdd = sorted(FSDD_DIR.glob("*.wav")) if FSDD_DIR.is_dir() else []
-    if fsdd and plan.fsdd < len(fsdd):
+    if plan.fsdd <= 0:
+        fsdd = []
+    elif fsdd and plan.fsdd < len(fsdd):
         step = len(fsdd) / plan.fsdd
         fsdd = [fsdd[int(i * step)] for i in range(plan.fsdd)]
     for path in fsdd:
         rel = f"fsdd/{path.stem}.wav"
         out = root / rel
         if not out.exists():
-            out.parent.mkdir(parents=True, exist_ok=True)
-            # clips are 8 kHz and trimmed tight: resample and pad like the synthetic ones
-            _run(["sox", str(path), "-r", str(RATE), "-c", "1", "-b", "16", str(out),
-                  "pad", str(PAD_SECONDS), str(PAD_SECONDS)])
+            # clips are 8 kHz and trimmed tight: read them as the product reads an 8 kHz
+            # recording (FSDD_READER), then pad like the synthetic ones
+            from ..recognition.wavio import read_wav
+            pad = np.zeros(int(PAD_SECONDS * RATE), dtype=np.int16)
+            write_pcm(out, np.concatenate([pad, np.frombuffer(read_wav(path, RATE), dtype="<i2"), pad]))
         digit = int(path.name.split("_")[0])
         from ..vocab import NUMBER_WORDS
         items.append(Item(f"number:fsdd:{path.stem}", "fsdd", "number", NUMBER_WORDS[digit], "number",

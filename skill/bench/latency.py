@@ -24,6 +24,13 @@ Breakdown, from the child's stamps (differences on one clock):
   endpointing = SpeechEnd emitted - capture time of the last speech sample (PortAudio block stamp)
   recognition = recogniser.finish() wall time (recognition_cpu: its thread CPU time, which
                 the machine's load does not inflate);  cue = the "done" tone's playback
+  speculation = the decoding done during the trailing silence (recogniser.speculate(), wall
+                and CPU, summed over the turn): with it, finish() only hands the result over
+                and the "done" tone is left out when the reply follows at once
+                (skill/audio/tts.py REPLY_GRACE_SECONDS); to_first_word is then the total.
+With BENCH_LATENCY_AB=1 the child turns speculative decoding on and off in turn (two answers
+each, `VoiceEars.speculative`), so both variants meet the same machine load and the same
+answers in one run; the summary then also has `by_variant` and the ratio of the medians.
   dialog      = finish -> first say() (less the cue);  synthesis = say() -> audio ready
   audio_io    = total - the parts before the first sound: capture buffering before the
                 PortAudio callback, and output stream open + buffering until the sink.
@@ -34,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -82,8 +90,9 @@ def make_script_wav(path: Path, answers: tuple[str, ...] = ("back pain relief", 
 
 
 # ------------------------------------------------------------------ the assistant (child)
-def install_stamps(ears, mouth, out) -> None:  # noqa: ANN001
-    """Wrap the edges' instances to write one JSON line per utterance with monotonic stamps."""
+def install_stamps(ears, mouth, out, alternate: bool = False) -> None:  # noqa: ANN001
+    """Wrap the edges' instances to write one JSON line per utterance with monotonic stamps.
+    `alternate`: speculative decoding on for one answer, off for the next (A/B in one run)."""
     rec, ep, source = ears.recognizer, ears.endpointer, ears.source
     rate = source.sample_rate
     state: dict = {"block_t": None, "turn": None}
@@ -111,16 +120,37 @@ def install_stamps(ears, mouth, out) -> None:  # noqa: ANN001
         return events
 
     finish = rec.finish
+    state["spec"] = [0, 0.0, 0.0]          # speculations, wall, CPU in the current utterance
+
+    speculate = getattr(rec, "speculate", None)
+    if speculate is not None:
+        def stamped_speculate():  # noqa: ANN202
+            t0, cpu0 = time.monotonic(), time.thread_time()
+            held = speculate()
+            spec = state["spec"]
+            spec[0] += 1
+            spec[1] += time.monotonic() - t0
+            spec[2] += time.thread_time() - cpu0
+            return held
+        rec.speculate = stamped_speculate
 
     def stamped_finish():  # noqa: ANN202
         t0, cpu0 = time.monotonic(), time.thread_time()
         hyp = finish()
         cpu = time.thread_time() - cpu0     # the engine decodes in this thread: its own work
         turn = state["turn"] or {"speech_end": None, "endpoint": t0, "reason": "?"}
+        n, wall, spec_cpu = state["spec"]
         turn.update(finish_start=t0, finish_end=time.monotonic(), finish_cpu=cpu, text=hyp.text,
-                    confidence=hyp.confidence, say=None)
+                    confidence=hyp.confidence, say=None, speculative=bool(ears.speculative),
+                    speculations=n, speculation=wall, speculation_cpu=spec_cpu)
+        state["spec"] = [0, 0.0, 0.0]
         state["turn"] = None
         state["open"] = turn
+        if alternate:
+            # the variant for the next answer: two on, two off (the answers themselves
+            # alternate between two kinds, which must not line up with the variants)
+            state["answers"] = state.get("answers", 0) + 1
+            ears.speculative = state["answers"] % 4 < 2
         return hyp
 
     say = mouth.say
@@ -131,7 +161,22 @@ def install_stamps(ears, mouth, out) -> None:  # noqa: ANN001
             turn["say"] = time.monotonic()
             turn["say_text"] = text
             state["synth_for"] = turn
-        return say(text)
+        try:
+            return say(text)
+        finally:
+            if turn is not None:
+                # written once the reply has played: only then is it known whether the early
+                # tone sounded (it is left out when the reply was ready at once)
+                cues = getattr(mouth, "cues", [])
+                k = turn.pop("cue_index", None)
+                if k is not None:
+                    if len(cues) > k and cues[k][2] == "done":
+                        turn["cue_start"], turn["cue_end"] = cues[k][0], cues[k][1]
+                    else:
+                        turn["tone_left_out"] = True
+                        turn.pop("cue_start", None)
+                out.write(json.dumps(turn) + "\n")
+                out.flush()
 
     cue = getattr(mouth, "cue", None)
     if cue is not None:
@@ -169,12 +214,6 @@ def install_stamps(ears, mouth, out) -> None:  # noqa: ANN001
             turn = state.pop("synth_for", None)
             if turn is not None:
                 turn["synth_end"] = time.monotonic()
-                cues = getattr(mouth, "cues", [])
-                k = turn.pop("cue_index", None)
-                if k is not None and len(cues) > k and cues[k][2] == "done":
-                    turn["cue_start"], turn["cue_end"] = cues[k][0], cues[k][1]
-                out.write(json.dumps(turn) + "\n")
-                out.flush()
             return result
         synth.synthesize = stamped_synthesize
     source.read = stamped_read
@@ -186,6 +225,7 @@ def install_stamps(ears, mouth, out) -> None:  # noqa: ANN001
 def child_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--timings", required=True)
+    p.add_argument("--ab", action="store_true", help="speculative decoding on and off in turn")
     a, session = p.parse_known_args(argv)
     from ..cli import build_parser, load_assets, prepare_session, run_dialog
     from ..voice import make_voice_edges
@@ -194,7 +234,7 @@ def child_main(argv: list[str]) -> int:
     plan = prepare_session(args, assets)
     ears, mouth, clock, threshold = make_voice_edges(args, assets)
     with open(a.timings, "a", encoding="utf-8") as out:
-        install_stamps(ears, mouth, out)
+        install_stamps(ears, mouth, out, alternate=a.ab)
         try:
             run_dialog(args, assets, plan.make_dialog, plan.listeners, edges=(ears, mouth, clock, threshold))
         finally:
@@ -324,21 +364,47 @@ def _word_onset(row: dict) -> float | None:
     return None
 
 
+def stamp_offset(timings: list[dict], answered: list[dict], widest: int = 3) -> int:
+    """How many utterances the room is ahead of the stamps: an answer the assistant never
+    finished (spoken while it was deaf, say) shifts every later pair. The shift under which
+    the most heard texts start with the word that was said; 0 when nothing tells."""
+    def agree(shift: int) -> int:
+        n = 0
+        for k, s in enumerate(timings):
+            j = k + shift
+            heard = (s.get("text") or "").split()
+            if 0 <= j < len(answered) and heard and heard[0] == answered[j]["text"].split()[0]:
+                n += 1
+        return n
+    scores = {shift: agree(shift) for shift in range(-widest, widest + 1)}
+    best = max(scores, key=lambda sh: (scores[sh], -abs(sh)))
+    return best if scores[best] > scores[0] else 0
+
+
 def analyse(audio: np.ndarray, timings: list[dict], answered: list[dict]) -> dict:
     turns = turns_from_audio(audio)
     rows = []
-    # k-th utterance in the room <-> k-th utterance the assistant finished (checked by count)
+    # k-th utterance in the room <-> (k - offset)-th utterance the assistant finished: the
+    # room and the person's answers share their index; the stamps may lag them
+    offset = stamp_offset(timings, answered)
     for k, t in enumerate(turns):
         row = dict(t)
         if t["reply_onset"] is not None:
             row["total"] = round(t["reply_onset"] - t["user_end"], 4)
-        if k < len(timings):
-            s = timings[k]
+        if 0 <= k - offset < len(timings):
+            s = timings[k - offset]
             row.update(heard=s.get("text"), said=s.get("say_text"), reason=s.get("reason"))
             if s.get("speech_end") is not None:
                 row["endpointing"] = round(s["endpoint"] - s["speech_end"], 4)
             row["recognition"] = round(s["finish_end"] - s["finish_start"], 4)
             row["recognition_cpu"] = round(s.get("finish_cpu", 0.0), 4)
+            if "speculative" in s:
+                row["variant"] = "speculative" if s["speculative"] else "at_endpoint"
+                row["speculations"] = s.get("speculations", 0)
+                row["tone_left_out"] = bool(s.get("tone_left_out"))
+                if s.get("speculations"):
+                    row["speculation"] = round(s["speculation"], 4)
+                    row["speculation_cpu"] = round(s["speculation_cpu"], 4)
             if s.get("cue_start") is not None:
                 # an earcon came first: the recorded onset is the tone; the words follow it
                 # an early tone may still be playing when the turn is logged: its known length
@@ -376,13 +442,28 @@ def analyse(audio: np.ndarray, timings: list[dict], answered: list[dict]) -> dic
             row["said_by_person"] = answered[k]["text"]
         rows.append(row)
     valid = [r for r in rows if "total" in r and not r["coach_during_speech"]]
-    summary = {key: _stats([r.get(key) for r in valid])
-               for key in ("total", "to_first_word", "to_first_word_estimate", "endpointing", "recognition", "recognition_cpu", "cue", "dialog",
-                           "synthesis", "audio_io")}
+    keys = ("total", "to_first_word", "to_first_word_estimate", "endpointing", "recognition", "recognition_cpu",
+            "speculation", "speculation_cpu", "cue", "dialog", "synthesis", "audio_io")
+    summary = {key: _stats([r.get(key) for r in valid]) for key in keys}
+    variants = sorted({r["variant"] for r in valid if "variant" in r})
+    by_variant = {v: {key: _stats([r.get(key) for r in valid if r.get("variant") == v]) for key in keys}
+                  for v in variants}
+    for v in variants:
+        by_variant[v]["tone_left_out"] = sum(1 for r in valid if r.get("variant") == v and r.get("tone_left_out"))
     understood = sum(1 for r in rows if r.get("heard"))
     return {"summary": summary, "turns_measured": len(valid), "utterances_in_room": len(turns),
             "utterances_finished_by_assistant": len(timings), "recognised_non_empty": understood,
-            "matched_one_to_one": len(turns) == len(timings), "rows": rows}
+            "matched_one_to_one": len(turns) == len(timings), "stamp_offset": offset, "rows": rows,
+            **({"by_variant": by_variant, "first_word_median_ratio": _ratio(by_variant)} if len(variants) == 2 else {})}
+
+
+def _ratio(by_variant: dict) -> float | None:
+    """Median to the first word, speculative / at the endpoint."""
+    try:
+        return round(by_variant["speculative"]["to_first_word"]["median_ms"]
+                     / by_variant["at_endpoint"]["to_first_word"]["median_ms"], 3)
+    except (KeyError, TypeError, ZeroDivisionError):
+        return None
 
 
 # ------------------------------------------------------------------ endpointing trade-off
@@ -412,13 +493,15 @@ def _spliced(parts: tuple[str, ...], pause: float, work: Path) -> np.ndarray:
 
 
 def endpoint_sweep(spec, pauses=(0.1, 0.2, 0.3, 0.35, 0.5), settings=(0.25, 0.3, 0.35, 0.5)) -> dict:  # noqa: ANN001
-    """Answers with a real pause inside, through the endpointer (20 ms blocks, as the ears feed
-    it) and the real recogniser: per trailing-silence setting and pause, how many stay one
-    utterance, and how many are then recognised whole and accepted (confidence >= threshold)."""
+    """Answers with a real pause inside, through the endpointer (20 ms blocks, speculating at its
+    pauses, as the ears do) and the real recogniser: per trailing-silence setting and pause, how
+    many stay one utterance, and how many are then recognised whole and accepted (confidence >=
+    threshold)."""
     import shutil
     if shutil.which("sox") is None or shutil.which("espeak-ng") is None:
         return {"skipped": "sox and espeak-ng are needed"}
-    from ..audio.endpoint import EndpointConfig, Endpointer, SpeechAudio, SpeechEnd, SpeechStart
+    from ..audio.endpoint import (EndpointConfig, Endpointer, SpeechAudio, SpeechEnd, SpeechPause,
+                                  SpeechResume, SpeechStart)
     from ..cli import DEFAULT_LOCALE_DIR, load_assets
     from .engines import open_grammar_recognizer
     from ..recognition.engines import rejection_threshold
@@ -440,6 +523,10 @@ def endpoint_sweep(spec, pauses=(0.1, 0.2, 0.3, 0.35, 0.5), settings=(0.25, 0.3,
                             rec.feed(ev.audio.astype("<i2").tobytes())
                         elif isinstance(ev, SpeechAudio):
                             rec.feed(ev.audio.astype("<i2").tobytes())
+                        elif isinstance(ev, SpeechPause) and hasattr(rec, "speculate"):
+                            rec.speculate()     # as VoiceEars does: decoded during the wait
+                        elif isinstance(ev, SpeechResume) and hasattr(rec, "resume"):
+                            rec.resume()
                         elif isinstance(ev, SpeechEnd):
                             hyps.append(rec.finish())
                 whole_n += len(hyps) == 1
@@ -464,6 +551,8 @@ def run(specs, evalset=None, turns: int = 36, out_dir: Path | None = None, log=p
         timings_path, events_path = work / "timings.jsonl", work / "events.jsonl"
         cmd = [sys.executable, "-m", "skill.bench.latency", "--child", "--timings", str(timings_path),
                "--engine", engine, "--seed", "1", "--data-dir", str(work / "data"), "--events", str(events_path)]
+        if os.environ.get("BENCH_LATENCY_AB") == "1":
+            cmd.append("--ab")
         if spec is not None and spec.model:
             cmd += ["--model", spec.model]
         log(f"  latency[{engine}]: {turns} turns through PulseAudio (about {turns * 7} s)")

@@ -33,6 +33,7 @@ NEAR_MISSES = ("hey couch", "okay coach", "hey roach", "the coach", "hey poach",
 LONG_VOICES = (("en-us", 160), ("en-gb", 175), ("en-us+f3", 145))
 LONG_SNR_DB = 15
 IDLE_SECONDS = 60
+CONFIDENCE_CUTS = (0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)   # and WAKE_MIN_CONFIDENCE
 
 
 def _detector():
@@ -216,14 +217,17 @@ def idle_cost(root: Path, quick: bool) -> dict:
             "exit_on_sigterm": proc.returncode}
 
 
-def _passes(m: dict, max_distance: float, decoys: bool = False) -> bool:
-    """Would the detector wake with this phone-distance limit? With `decoys`: only within
-    MAX_PHONE_DISTANCE on the phones alone, beyond it only if the decoy stage (recorded for
-    distances up to DECOY_MAX_PHONE_DISTANCE) kept the wake phrase."""
-    from ..wake import MAX_PHONE_DISTANCE, MAX_WAKE_SECONDS, MIN_WAKE_SECONDS, WAKE_MIN_CONFIDENCE
+def _passes(m: dict, max_distance: float, decoys: bool = False, min_confidence: float | None = None) -> bool:
+    """Would the detector wake with this phone-distance limit (and wake-confidence cut, default
+    WAKE_MIN_CONFIDENCE)? With `decoys`: only within MAX_PHONE_DISTANCE on the phones alone,
+    beyond it only if the decoy stage (recorded for distances up to DECOY_MAX_PHONE_DISTANCE,
+    when the confidence passed) kept the wake phrase."""
+    from ..wake import (MAX_PHONE_DISTANCE, MAX_WAKE_SECONDS, MIN_WAKE_SECONDS, WAKE_MIN_CONFIDENCE,
+                        wake_confidence)
+    cut = WAKE_MIN_CONFIDENCE if min_confidence is None else min_confidence
     if not (MIN_WAKE_SECONDS <= m["seconds"] <= MAX_WAKE_SECONDS
-            and (m.get("confidence") or 0) >= WAKE_MIN_CONFIDENCE
-            and m.get("distance") is not None and m["distance"] <= max_distance):
+            and m.get("distance") is not None and wake_confidence(m) >= cut
+            and m["distance"] <= max_distance):
         return False
     return not decoys or m["distance"] <= MAX_PHONE_DISTANCE or m.get("decoy") == m["text"]
 
@@ -250,11 +254,31 @@ def sweep(det: dict, fw: dict) -> list[dict]:
     return out
 
 
+def confidence_sweep(det: dict, fw: dict) -> list[dict]:
+    """The shipped phone-distance rule (decoy stage included) at other wake-confidence cuts.
+    Below WAKE_MIN_CONFIDENCE the decoy stage's answer was not recorded: those rows count only
+    what the phones alone let through in the decoy band (a lower bound)."""
+    from ..wake import DECOY_MAX_PHONE_DISTANCE, WAKE_MIN_CONFIDENCE
+    out = []
+    for cut in sorted(set(CONFIDENCE_CUTS) | {WAKE_MIN_CONFIDENCE}):
+        row: dict = {"min_confidence": cut}
+        for key in ("wake/clean", "wake/10dB", "near/clean"):
+            n = det["rows"].get(key, {}).get("n", 0)
+            hits = sum(1 for c in det["candidates"]
+                       if c["key"] == key and _passes(c, DECOY_MAX_PHONE_DISTANCE, True, cut))
+            row[key] = round(hits / n, 4) if n else None
+        fws = sum(1 for c in fw["candidates"] if _passes(c, DECOY_MAX_PHONE_DISTANCE, True, cut))
+        row["false_wakes_per_hour"] = round(fws / fw["audio_hours"], 3)
+        out.append(row)
+    return out
+
+
 def run(out_dir: Path, quick: bool = False) -> dict:
     root = out_dir / "wake"
     root.mkdir(parents=True, exist_ok=True)
     det, fw = detection(root, quick), false_wakes(root, quick)
-    return {"detection": det, "false_wakes": fw, "sweep": sweep(det, fw), "idle": idle_cost(root, quick)}
+    return {"detection": det, "false_wakes": fw, "sweep": sweep(det, fw),
+            "confidence_sweep": confidence_sweep(det, fw), "idle": idle_cost(root, quick)}
 
 
 def print_wake(res: dict) -> None:
@@ -269,6 +293,9 @@ def print_wake(res: dict) -> None:
         f"{r['max_distance']}{' +decoys' if r['decoys'] else ''}: clean {r['wake/clean']}, "
         f"10dB {r['wake/10dB']}, near {r['near/clean']}, {r['false_wakes_per_hour']}/h"
         for r in res["sweep"]))
+    print("wake-confidence sweep (same audio, shipped phone rule): " + "; ".join(
+        f"{r['min_confidence']}: clean {r['wake/clean']}, 10dB {r['wake/10dB']}, near {r['near/clean']}, "
+        f"{r['false_wakes_per_hour']}/h" for r in res.get("confidence_sweep", [])))
     idle = res["idle"]
     print(f"idle serve: {idle['cpu_percent_of_one_core']}% of one core over {idle['wall_seconds']} s, "
           f"RSS {idle['rss_mb']} MB (peak {idle['peak_rss_mb']} MB), exit on SIGTERM {idle['exit_on_sigterm']}")

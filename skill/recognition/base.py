@@ -32,3 +32,19 @@ class Recognizer(Protocol):
     def finish(self) -> Hypothesis:
         """End of the utterance: return the final hypothesis."""
         ...
+
+
+class SpeculativeRecognizer(Recognizer, Protocol):
+    """A Recognizer that can decode an utterance before its end is certain (PocketSphinx).
+
+    The ears call speculate() when the person has stopped speaking for a moment and
+    resume() if they go on; an engine without these methods simply decodes in finish()."""
+
+    def speculate(self) -> bool:
+        """Decode what was fed so far now; finish() returns that result unless resume() is
+        called first (audio fed in between is not decoded). False: not possible here."""
+        ...
+
+    def resume(self) -> None:
+        """Speech went on after speculate(): drop its result and keep the utterance."""
+        ...
