@@ -319,3 +319,30 @@ def test_streamed_phone_loop_gives_the_same_words_and_a_confidence(speech, yes_n
 
 def yes_no_phrases_words(phrases: list[str]) -> set[str]:
     return {w for p in phrases for w in p.split()}
+
+
+class _AddWordSpy:
+    """The engine's grammar decoder, counting add_word calls that rebuild the active search."""
+
+    def __init__(self, decoder) -> None:
+        self._decoder, self.rebuilds, self.added = decoder, 0, 0
+
+    def __getattr__(self, name: str):
+        return getattr(self._decoder, name)
+
+    def add_word(self, word: str, phones: str, update: bool = True):
+        self.added += 1
+        self.rebuilds += bool(update)
+        return self._decoder.add_word(word, phones, update)
+
+
+def test_accent_variants_are_added_without_rebuilding_the_search_each_time(yes_no_phrases):
+    # With update=True every variant rebuilt the active search: the first yes_no grammar then
+    # took 10 s of CPU (0.01 s without), and begin() runs when the person starts speaking.
+    rec = PocketSphinxRecognizer(vocabulary={w for p in yes_no_phrases for w in p.split()})
+    spy = _AddWordSpy(rec._decoder)
+    rec._decoder = spy
+    rec.begin(yes_no_phrases)
+    assert spy.added >= 10                      # the variants were added here ...
+    assert spy.rebuilds == 0                    # ... and the grammar built once, after them
+    assert len(rec.pronunciations("no")) >= 2   # and the grammar has them: "N AH UW"

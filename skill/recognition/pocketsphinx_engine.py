@@ -298,7 +298,10 @@ class PocketSphinxRecognizer:
                 continue
             for phones in british_variants(known[0], word, self._accent_rules, known[1:]):
                 try:
-                    self._decoder.add_word(f"{word}({len(known) + 1})", phones, True)
+                    # update=False: the grammar that needs the word is built right after; True
+                    # rebuilt the active search on every add (10 s CPU for the first yes_no
+                    # grammar with ~40 variants, against 0.01 s: BENCHMARKS.md section 3)
+                    self._decoder.add_word(f"{word}({len(known) + 1})", phones, False)
                 except (RuntimeError, ValueError) as e:
                     log.warning("cannot add accent variant %r of %r: %s", phones, word, e)
                     continue
