@@ -7,20 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from test_recognition_accuracy import heard, speak
-
-from skill.recognition.pocketsphinx_engine import PocketSphinxRecognizer
-
-
-@pytest.fixture(scope="module")
-def assets():
-    from skill.cli import DEFAULT_LOCALE_DIR, load_assets
-    return load_assets(DEFAULT_LOCALE_DIR)
-
-
-@pytest.fixture(scope="module")
-def rec() -> PocketSphinxRecognizer:
-    return PocketSphinxRecognizer()
+# the engine and the assets are the accuracy tests' fixtures (pytest finds imported fixtures)
+from test_recognition_accuracy import assets, heard, rec, speak  # noqa: F401
 
 
 @pytest.mark.parametrize("text, value", [("no, six out of ten", 6), ("no it's three", 3)])
