@@ -15,14 +15,15 @@ from .clock import Clock, SystemClock
 log = logging.getLogger(__name__)
 
 
-def _tell(mouth: Any, message: str, service: bool = False) -> None:
+def _tell(mouth: Any, message: str, service: bool = False, spoken: str | None = None) -> None:
+    """Print (or log) `message`; say `spoken`, or the message itself when not given."""
     if service:
         log.warning("%s", message)   # serve: the log (journal) is the record, not stdout/stderr prints
     else:
         print(message, file=sys.stderr, flush=True)
     if mouth is not None:
         try:
-            mouth.say(message)
+            mouth.say(spoken or message)
         except Exception:  # noqa: BLE001 - the message is already printed
             pass
 
@@ -83,7 +84,11 @@ def make_voice_edges(args: argparse.Namespace, assets: Any,
         _tell(mouth, f"I can't listen: {exc}", service)
         raise StartupError(f"No speech recogniser could start: {exc}") from None
     if notice:
-        _tell(mouth, notice, service)   # once: which engine, and how to get the better one
+        # once: which engine, and how to get the better one. Printed in full; said in its
+        # short form (the full text read aloud kept the first question ~20 s away)
+        prompt = getattr(notice, "prompt", None)
+        spoken = assets.prompts.text(prompt) if prompt and prompt in assets.prompts else None
+        _tell(mouth, notice, service, spoken=spoken)
     missing = check_vocabulary(recognizer, assets.matcher)
     if missing and not service:   # (serve: check_vocabulary has logged it)
         print(f"Note: the {recognizer.name} model does not know these words, so phrases using them "

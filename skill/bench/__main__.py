@@ -86,6 +86,9 @@ def print_footprint(res: dict) -> None:
             print(f"{key:22s} peak RSS {r['peak_rss_mb']} MB  start -> first say {r['start_to_first_say_event_seconds']} s"
                   f"  -> first audible word {r['start_to_first_audible_seconds']} s  ({r['turns']} turns, "
                   f"{r['understood']} understood)")
+            if r.get("speech_before_first_prompt_seconds"):
+                print(f"{'':22s} spoken before the first prompt (start notice) {r['speech_before_first_prompt_seconds']} s;"
+                      f" first prompt audible at {r['start_to_first_prompt_audible_seconds']} s")
         else:
             print(f"{key:22s} peak RSS {r['peak_rss_mb']:6.1f} MB  wall {r['wall_seconds']:6.2f} s  "
                   f"first output {r['first_line_seconds']} s  exit {r['exit']}")

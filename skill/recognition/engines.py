@@ -16,6 +16,20 @@ class EngineError(Exception):
     """No usable engine; the message says why."""
 
 
+class EngineNotice(str):
+    """The notice to print: which engine, why, and the command that gets the better one.
+    `prompt` names its short spoken form in dialogs/<locale>/prompts/: read aloud, the printed
+    text (a reason listing contexts, a command line, an archive name) took ~20 s before the
+    coach's first question (BENCHMARKS.md section 4)."""
+
+    prompt: str
+
+    def __new__(cls, text: str, prompt: str) -> "EngineNotice":
+        notice = super().__new__(cls, text)
+        notice.prompt = prompt
+        return notice
+
+
 def _vosk_available() -> str | None:
     try:
         import vosk  # noqa: F401
@@ -44,9 +58,10 @@ def open_recognizer(engine: str = "auto", model: str | Path | None = None,
                     models_dir: Path = model_store.MODELS_DIR,
                     vocabulary: Iterable[str] | None = None,
                     phrase_sets: Mapping[str, Sequence[str]] | None = None,
-                    ) -> tuple[Recognizer, str | None]:
-    """Open the engine to use. Returns (recogniser, notice): notice is a sentence to say
-    and print once (which engine, why, how to get the better one), or None.
+                    ) -> tuple[Recognizer, EngineNotice | None]:
+    """Open the engine to use. Returns (recogniser, notice): notice (an EngineNotice) is
+    the text to print once (which engine, why, how to get the better one), its `prompt` the
+    short sentence to say instead; or None.
 
     auto: Vosk when an English model is found (--model, VOSK_MODEL_PATH, models/),
     else PocketSphinx. vosk: Vosk, falling back to PocketSphinx with the reason when the
@@ -71,9 +86,11 @@ def open_recognizer(engine: str = "auto", model: str | Path | None = None,
         else:
             from .vosk_engine import ModelError, VoskRecognizer
             # checked on the model's word list before loading it: a model of another
-            # language would cost seconds and hundreds of MB for nothing
+            # language would cost seconds and hundreds of MB for nothing. Only the phrases'
+            # words are kept: the whole list of a large model is ~80 MB of strings
+            phrase_words = {w for ps in (phrase_sets or {}).values() for p in ps for w in p.split()}
             try:
-                words = vosk_vocabulary(path) if phrase_sets else None
+                words = vosk_vocabulary(path, only=phrase_words) if phrase_sets else None
             except OSError:   # unreadable: VoskRecognizer below says why
                 words = None
             bad = unusable_phrase_sets(words, phrase_sets or {})
@@ -84,13 +101,15 @@ def open_recognizer(engine: str = "auto", model: str | Path | None = None,
             else:
                 try:
                     rec = VoskRecognizer(path, sample_rate=sample_rate)
-                    return rec, None if engine == "vosk" else f"Using the Vosk engine with {path.name}."
+                    return rec, None if engine == "vosk" else EngineNotice(
+                        f"Using the Vosk engine with {path.name}.", "engine_vosk")
                 except ModelError as e:
                     reason = str(e)
         if engine == "vosk" or path is not None:
-            fallback = f"Cannot use Vosk: {reason}. Falling back to PocketSphinx. {how_to_get}"
+            fallback = EngineNotice(f"Cannot use Vosk: {reason}. Falling back to PocketSphinx. {how_to_get}",
+                                    "engine_fallback")
         else:
-            fallback = f"Using PocketSphinx, the built-in engine. {how_to_get}"
+            fallback = EngineNotice(f"Using PocketSphinx, the built-in engine. {how_to_get}", "engine_builtin")
     else:
         fallback = None
     from .pocketsphinx_engine import PocketSphinxRecognizer

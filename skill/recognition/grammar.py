@@ -83,9 +83,12 @@ def missing_words(phrases: Iterable[str], vocabulary: set[str] | frozenset[str])
     return [w for w in phrase_words(phrases) if w not in vocabulary]
 
 
-def read_fst_symbols(path: str | Path) -> set[str]:
+def read_fst_symbols(path: str | Path, only: Iterable[str] | None = None) -> set[str]:
     """The input symbol table embedded in an OpenFst binary file (Vosk's graph/Gr.fst
-    carries the model's words.txt this way). Raises ValueError if the file has none."""
+    carries the model's words.txt this way). Raises ValueError if the file has none.
+    `only`: return just those of these words the table holds (a 500k-word table then costs
+    ~0.2 s and no memory instead of ~1 s and ~80 MB of strings)."""
+    wanted = None if only is None else {w.encode("utf-8") for w in only}
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
         pos = 0
 
@@ -127,25 +130,30 @@ def read_fst_symbols(path: str | Path) -> set[str]:
             size = i64()
             words = set()
             for _ in range(size):
-                words.add(string().decode("utf-8", "replace"))
+                symbol = string()
+                if wanted is None or symbol in wanted:
+                    words.add(symbol.decode("utf-8", "replace"))
                 i64()
             return words
         except struct.error:
             raise ValueError(f"{path}: truncated FST file") from None
 
 
-def vosk_vocabulary(model_dir: str | Path) -> set[str] | None:
+def vosk_vocabulary(model_dir: str | Path, only: Iterable[str] | None = None) -> set[str] | None:
     """The words a Vosk model knows: graph/words.txt, else the symbol table inside
-    graph/Gr.fst; None when neither is there (then rely on Vosk's own warnings)."""
+    graph/Gr.fst; None when neither is there (then rely on Vosk's own warnings).
+    `only`: just those of these words the model knows (a check, not the whole word list)."""
     graph = Path(model_dir) / "graph"
     words_txt = graph / "words.txt"
+    keep = None if only is None else set(only)
     if words_txt.is_file():
         with open(words_txt, encoding="utf-8", errors="replace") as f:
-            return {line.split()[0] for line in f if line.strip()}
+            found = (line.split()[0] for line in f if line.strip())
+            return {w for w in found if keep is None or w in keep}
     gr = graph / "Gr.fst"
     if gr.is_file():
         try:
-            return read_fst_symbols(gr)
+            return read_fst_symbols(gr, keep)
         except (ValueError, OSError):
             return None
     return None
