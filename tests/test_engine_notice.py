@@ -141,3 +141,29 @@ def test_fallback_from_a_foreign_vosk_model_says_one_short_notice_then_the_welco
         pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
     notice_part = pcm[int((n_start - mouth.origin) * rate):int((n_end - mouth.origin) * rate)]
     assert notice_part.size and np.abs(notice_part.astype(np.int32)).max() > 1000
+
+
+FALLBACK_PROBE = r"""
+import sys, tempfile
+from pathlib import Path
+from skill.recognition.engines import open_recognizer
+phrase_sets = {"yes_no": ["yes", "no"], "coach": ["next", "stop"]}
+empty = Path(tempfile.mkdtemp())
+for engine, model in (("auto", None), ("vosk", sys.argv[1])):
+    rec, notice = open_recognizer(engine, model, env={}, models_dir=empty, vocabulary={"yes", "no", "next", "stop"},
+                                  phrase_sets=phrase_sets)
+    print(engine, rec.name, notice.prompt, "vosk" in sys.modules)
+"""
+
+
+@needs_ko
+def test_falling_back_never_imports_vosk() -> None:
+    """No model, or one of another language: PocketSphinx, and Vosk's native library is not
+    even loaded (a fresh process: this one has imported vosk already)."""
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", FALLBACK_PROBE, str(KO_MODEL)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split("\n")[:2] == ["auto pocketsphinx engine_builtin False",
+                                        "vosk pocketsphinx engine_fallback False"], r.stdout

