@@ -129,11 +129,17 @@ def read_fst_symbols(path: str | Path, only: Iterable[str] | None = None) -> set
             i64()     # available key
             size = i64()
             words = set()
+            # inlined (no helper calls): a large model has 500k symbols, read at every start
+            length_at, end = struct.Struct("<i").unpack_from, len(data)
             for _ in range(size):
-                symbol = string()
+                (n,) = length_at(data, pos)
+                pos += 4
+                if n < 0 or pos + n + 8 > end:
+                    raise ValueError(f"{path}: corrupt symbol table")
+                symbol = data[pos:pos + n]
+                pos += n + 8          # the symbol, then its 64-bit key
                 if wanted is None or symbol in wanted:
                     words.add(symbol.decode("utf-8", "replace"))
-                i64()
             return words
         except struct.error:
             raise ValueError(f"{path}: truncated FST file") from None
