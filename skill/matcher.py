@@ -46,6 +46,8 @@ class Context:
     hints: tuple[str, ...]
     fuzzy: float  # minimum similarity for a near (typo-level) match; 0 = exact phrases only
     table: dict[str, Phrase] = field(default_factory=dict)
+    # added to the engine's rejection threshold here (a stricter context, e.g. the screener)
+    confidence_margin: float = 0.0
 
 
 def normalize(text: str) -> str:
@@ -99,13 +101,16 @@ class Matcher:
               min_confidence: float = 0.0) -> Match:
         """The intent `text` expresses in `context`, or intent "none".
 
-        `confidence` is the recogniser's own score; below `min_confidence` the words are
-        not trusted whatever they are.
+        `confidence` is the recogniser's own score; below `min_confidence` (plus the
+        context's `confidence_margin`, when a threshold is given) the words are not trusted
+        whatever they are.
         """
         ctx = self._context(context)
         norm = normalize(text)
         if not norm:
             return Match(REJECTED, text=text)
+        if min_confidence > 0:
+            min_confidence += ctx.confidence_margin
         if confidence is not None and confidence < min_confidence:
             return Match(REJECTED, score=confidence, text=text)
         exact = ctx.table.get(norm)
@@ -158,6 +163,9 @@ def _read_contexts(path: Path) -> dict[str, dict]:
         fuzzy = spec.get("fuzzy", 0.86)
         if isinstance(fuzzy, bool) or not isinstance(fuzzy, (int, float)) or not 0 <= fuzzy <= 1:
             raise MatcherError(f"{path}: context [{name}] 'fuzzy' must be a number from 0 to 1")
+        margin = spec.get("confidence_margin", 0.0)
+        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin < 1:
+            raise MatcherError(f"{path}: context [{name}] 'confidence_margin' must be a number from 0 to 1")
     return data
 
 
@@ -182,7 +190,8 @@ def load_matcher(locale_dir: Path, extra: dict[str, Iterable[tuple[str, Any]]] |
     contexts: dict[str, Context] = {}
     for name, ctx_spec in spec.items():
         ctx = Context(name, tuple(ctx_spec["intents"]), tuple(ctx_spec.get("hints", [])),
-                      float(ctx_spec.get("fuzzy", 0.86)))
+                      float(ctx_spec.get("fuzzy", 0.86)),
+                      confidence_margin=float(ctx_spec.get("confidence_margin", 0.0)))
         for intent in ctx.intents:
             if intent not in by_intent:
                 raise MatcherError(f"{locale_dir / 'contexts.toml'}: context [{name}] lists intent "

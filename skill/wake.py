@@ -147,7 +147,8 @@ class WakeRecognizer:
             from .recognition.pocketsphinx_engine import PocketSphinxRecognizer
             # only the wake words (and decoys): the full 134,000-word dictionary costs
             # ~100 MB and a slower start for a grammar of a few words
-            engine = PocketSphinxRecognizer(vocabulary=" ".join(phrases + decoys).split())
+            engine = PocketSphinxRecognizer(vocabulary=" ".join(phrases + decoys).split(),
+                                            floor_below_db=None)  # its constants were fitted without
         self.engine = engine
         missing = engine.missing_words(phrases)
         if missing:

@@ -202,13 +202,16 @@ BRITISH = [("yes_no", "no", "no", "en-gb", 175),
 
 @pytest.fixture(scope="module")
 def british(assets, tmp_path_factory) -> dict[str, list[tuple[str, str]]]:
-    """(expected intent, heard intent) per case, with and without the accent variants."""
+    """(expected intent, heard intent) per case, with and without the accent variants.
+    Decoded without session 5's noise floor, as the variants were measured (session 4): with
+    the floor these three clips come out differently both ways (the floor's own effect by
+    voice is in BENCHMARKS.md section 1)."""
     from skill.bench.evalset import read_pcm
     from skill.bench.evalset import speak as speak_16k
     d = tmp_path_factory.mktemp("british")
     out: dict[str, list[tuple[str, str]]] = {}
-    for label, rec in (("with", PocketSphinxRecognizer()),
-                       ("without", PocketSphinxRecognizer(accents=None))):
+    for label, rec in (("with", PocketSphinxRecognizer(floor_below_db=None)),
+                       ("without", PocketSphinxRecognizer(accents=None, floor_below_db=None))):
         rows = []
         for ctx, text, intent, voice, wpm in BRITISH:
             wav = d / f"{text.replace(' ', '_')}_{voice}_{wpm}.wav"
