@@ -64,6 +64,10 @@ MAX_PHONE_DISTANCE = 0.6
 # Up to this distance the decoy stage decides (tuned on development clips, not the benchmark's:
 # 10 dB detection 42 -> 46 of 48 at confidence 0.6, no more false wakes on 520 everyday fragments).
 DECOY_MAX_PHONE_DISTANCE = 0.75
+# Below WAKE_MIN_CONFIDENCE, down to this, a candidate wakes only if the decoy stage keeps it.
+WAKE_BAND_MIN_CONFIDENCE = 0.75
+# Prior weight of each decoy path against 1 for each wake-phrase path in the decoy stage.
+DECOY_WEIGHT = 1.0
 # Wake phrases are short: a longer utterance is a sentence that merely contains similar sounds.
 MAX_WAKE_SECONDS = 4.0
 # ... and not a blip: the utterance as the ears pass it (0.3 s pre-roll, 0.3 s trailing
@@ -140,7 +144,8 @@ class WakeRecognizer:
                  min_confidence: float = WAKE_MIN_CONFIDENCE,
                  max_distance: float = MAX_PHONE_DISTANCE,
                  decoy_max_distance: float = DECOY_MAX_PHONE_DISTANCE, engine: Any = None,
-                 accent_paths: bool = True) -> None:
+                 accent_paths: bool = True, band_min_confidence: float | None = None,
+                 decoy_weight: float | None = None) -> None:
         phrases = [" ".join(p.split()) for p in phrases]
         decoys = read_decoys(locale_dir, phrases)
         if engine is None:
@@ -157,6 +162,9 @@ class WakeRecognizer:
         self.min_confidence = min_confidence
         self.max_distance = max_distance
         self.decoy_max_distance = decoy_max_distance
+        # (None: the module's constants, read at decode time)
+        self.band_min_confidence = band_min_confidence
+        self.decoy_weight = decoy_weight
         unknown = set(engine.missing_words(decoys)) if decoys else set()
         self.decoys = [d for d in decoys if not set(d.split()) & unknown]
         self._decoy_search: str | None = None
@@ -173,8 +181,7 @@ class WakeRecognizer:
     def _spellings(self, phrase: str, accents: dict[str, list[str]]) -> list[list[str]]:
         per_word = []
         for word in phrase.split():
-            own = self.engine._decoder.lookup_word(word)
-            options = ([own] if own else []) + accents.get(word, [])
+            options = self.engine.pronunciations(word)[:1] + accents.get(word, [])
             per_word.append(options)
         # a handful of words with a couple of spellings each: the product stays tiny
         return [" ".join(combo).split() for combo in itertools.product(*per_word)]
@@ -186,24 +193,19 @@ class WakeRecognizer:
         accent. Own tokens rather than "coach(2)" entries: a shared engine's command grammars
         keep their dictionary as it was."""
         tokens: dict[str, list[str]] = {}
-        decoder = self.engine._decoder
-        if accents:
-            # the engine may derive alternates of its own when it builds a grammar (accent
-            # rules): let it, and add only the spellings it does not already have
-            self.engine.begin(phrases)
-        for word in dict.fromkeys(w for p in phrases for w in p.split()):
+        words = list(dict.fromkeys(w for p in phrases for w in p.split()))
+        # the engine derives alternates of its own for grammar words (accent rules): add
+        # only the spellings it does not already have
+        known = self.engine.accent_pronunciations(words) if accents else {}
+        for word in words:
             tokens[word] = [word]
-            known, n = {decoder.lookup_word(word)}, 2
-            while decoder.lookup_word(f"{word}({n})"):      # the engine's numbered alternates
-                known.add(decoder.lookup_word(f"{word}({n})"))
-                n += 1
             for n, phones in enumerate(accents.get(word, []), start=2):
                 token = f"{word}_{n}"
-                if phones in known:
+                if phones in known.get(word, []):
                     continue
-                if decoder.lookup_word(token) != phones:
+                if self.engine.pronunciations(token)[:1] != [phones]:
                     try:
-                        decoder.add_word(token, phones, True)
+                        self.engine.add_spelling(token, phones)
                     except (RuntimeError, ValueError) as exc:   # a phone the model lacks
                         log.warning("%s: %s %s not used: %s", ACCENTS_FILE, word, phones, exc)
                         continue
@@ -249,9 +251,22 @@ class WakeRecognizer:
             m["rejected"] = "too long" if seconds > MAX_WAKE_SECONDS else "too short"
             return Hypothesis("", 0.0)
         m["wake_confidence"] = confidence = round(wake_confidence(m), 4)
-        if confidence < self.min_confidence:
+        band = WAKE_BAND_MIN_CONFIDENCE if self.band_min_confidence is None else self.band_min_confidence
+        if confidence < min(band, self.min_confidence):
             m["rejected"] = "confidence"
             return Hypothesis("", 0.0)
+        if confidence < self.min_confidence:
+            # the band: an unsure fit, taken only if the phrase still wins against its
+            # sound-alikes (check 4) whatever its phone distance (up to the decoy limit)
+            if distance > self.decoy_max_distance or not self.decoys:
+                m["rejected"] = "confidence"
+                return Hypothesis("", 0.0)
+            m["decoy"] = self._decode_with_decoys(b"".join(self._pcm))
+            if m["decoy"] != text:
+                m["rejected"] = "decoy"
+                return Hypothesis("", 0.0)
+            m["band"] = True
+            return Hypothesis(text, confidence)
         if distance > self.max_distance:
             if distance > self.decoy_max_distance or not self.decoys:
                 m["rejected"] = "phones"
@@ -266,11 +281,12 @@ class WakeRecognizer:
         """The utterance decoded by the engine's grammar decoder with the wake phrases and
         the decoys as equal alternatives (the engine's own search is re-activated by its
         next begin())."""
-        from .recognition.grammar import jsgf
         decoder = self.engine._decoder
-        if self._decoy_search is None:
-            self._decoy_search = f"wake-decoys-{id(self)}"
-            decoder.add_jsgf_string(self._decoy_search, jsgf(list(self._paths)))
+        weight = DECOY_WEIGHT if self.decoy_weight is None else self.decoy_weight
+        name = f"wake-decoys-{id(self)}-{weight:g}"
+        if self._decoy_search != name:
+            self._decoy_search = name
+            decoder.add_jsgf_string(name, self._decoy_grammar(weight))
         pcm = pcm[:len(pcm) // 2 * 2]   # the ears' chunks may split a sample
         sigma = getattr(self.engine, "dither_sigma", 0.0)
         if sigma:     # as the engine does: digitally silent stretches wreck the cepstral mean
@@ -284,6 +300,12 @@ class WakeRecognizer:
         hyp = decoder.hyp()
         path = " ".join(hyp.hypstr.split()) if hyp is not None else ""
         return self._paths.get(path, path)
+
+    def _decoy_grammar(self, weight: float) -> str:
+        """JSGF of every path of the wake phrases (weight 1) and of the decoys (`weight`)."""
+        alts = " | ".join(f"/{1.0 if phrase in self.phrases else weight:g}/ {path}"
+                          for path, phrase in self._paths.items())
+        return f"#JSGF V1.0;\ngrammar wakedecoys;\npublic <utterance> = {alts};\n"
 
     def _phone_loop(self) -> list[str]:
         """The phones the engine's free phone loop heard (silence and fillers left out)."""
