@@ -67,10 +67,10 @@ MAX_PHONE_DISTANCE = 0.6
 DECOY_MAX_PHONE_DISTANCE = 0.75
 # The band: a wake confidence in [WAKE_BAND_MIN_CONFIDENCE, WAKE_MIN_CONFIDENCE) wakes only if
 # the decoy stage (check 4) keeps the phrase, at any phone distance up to DECOY_MAX_PHONE_DISTANCE.
-# Most British "hey coach" score 0.45-0.75 (a US acoustic model), like many everyday fragments,
-# but those lose to a decoy. Chosen on the wake development set (session 5; BENCHMARKS.md sec. 5):
-# at 0.5, 0 of 1,720 fragments woke (the highest a decoy kept scored 0.38), clean wake phrases
-# 42 -> 48 of 56, at 10 dB 97 -> 99 of 112, sound-alikes 40 -> 48 of 150 ("hey code/cooch").
+# RP "hey coach" scores 0.45-0.75 (a US acoustic model), like many everyday fragments, but those
+# lose to a decoy. Chosen on the wake development set (session 5; BENCHMARKS.md sec. 5): at 0.5,
+# 0 of 1,720 fragments woke (the highest a decoy kept scored 0.38), clean wake phrases 42 -> 44
+# of 56, at 10 dB 97 -> 99 of 112, sound-alikes 40 -> 40 of 150.
 WAKE_BAND_MIN_CONFIDENCE = 0.5
 # Wake phrases are short: a longer utterance is a sentence that merely contains similar sounds.
 MAX_WAKE_SECONDS = 4.0
