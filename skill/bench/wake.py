@@ -217,17 +217,27 @@ def idle_cost(root: Path, quick: bool) -> dict:
             "exit_on_sigterm": proc.returncode}
 
 
-def _passes(m: dict, max_distance: float, decoys: bool = False, min_confidence: float | None = None) -> bool:
+def _passes(m: dict, max_distance: float, decoys: bool = False, min_confidence: float | None = None,
+            band_min: float | None = None) -> bool:
     """Would the detector wake with this phone-distance limit (and wake-confidence cut, default
     WAKE_MIN_CONFIDENCE)? With `decoys`: only within MAX_PHONE_DISTANCE on the phones alone,
     beyond it only if the decoy stage (recorded for distances up to DECOY_MAX_PHONE_DISTANCE,
-    when the confidence passed) kept the wake phrase."""
-    from ..wake import (MAX_PHONE_DISTANCE, MAX_WAKE_SECONDS, MIN_WAKE_SECONDS, WAKE_MIN_CONFIDENCE,
-                        wake_confidence)
+    when the confidence passed) kept the wake phrase; and, with `band_min` (default
+    WAKE_BAND_MIN_CONFIDENCE), a confidence in [band_min, cut) wakes only if the decoy stage kept
+    the phrase, at any distance up to DECOY_MAX_PHONE_DISTANCE. Where the decoy stage did not run
+    (it runs only where the detector needed it) it counts as refused: a lower bound."""
+    from ..wake import (DECOY_MAX_PHONE_DISTANCE, MAX_PHONE_DISTANCE, MAX_WAKE_SECONDS, MIN_WAKE_SECONDS,
+                        WAKE_BAND_MIN_CONFIDENCE, WAKE_MIN_CONFIDENCE, wake_confidence)
     cut = WAKE_MIN_CONFIDENCE if min_confidence is None else min_confidence
-    if not (MIN_WAKE_SECONDS <= m["seconds"] <= MAX_WAKE_SECONDS
-            and m.get("distance") is not None and wake_confidence(m) >= cut
-            and m["distance"] <= max_distance):
+    low = min(cut, WAKE_BAND_MIN_CONFIDENCE if band_min is None else band_min) if decoys else cut
+    if not (MIN_WAKE_SECONDS <= m["seconds"] <= MAX_WAKE_SECONDS and m.get("distance") is not None):
+        return False
+    confidence = wake_confidence(m)
+    if confidence < low:
+        return False
+    if confidence < cut:      # the band
+        return m["distance"] <= DECOY_MAX_PHONE_DISTANCE and m.get("decoy") == m["text"]
+    if m["distance"] > max_distance:
         return False
     return not decoys or m["distance"] <= MAX_PHONE_DISTANCE or m.get("decoy") == m["text"]
 
@@ -255,9 +265,10 @@ def sweep(det: dict, fw: dict) -> list[dict]:
 
 
 def confidence_sweep(det: dict, fw: dict) -> list[dict]:
-    """The shipped phone-distance rule (decoy stage included) at other wake-confidence cuts.
-    Below WAKE_MIN_CONFIDENCE the decoy stage's answer was not recorded: those rows count only
-    what the phones alone let through in the decoy band (a lower bound)."""
+    """The shipped rule (decoy stage and band included, band floor WAKE_BAND_MIN_CONFIDENCE) at
+    other wake-confidence cuts. Where the decoy stage did not run (confidence under the band
+    floor, or over the cut with the phones close enough) its answer is not known: a candidate
+    that would need it counts as refused (a lower bound)."""
     from ..wake import DECOY_MAX_PHONE_DISTANCE, WAKE_MIN_CONFIDENCE
     out = []
     for cut in sorted(set(CONFIDENCE_CUTS) | {WAKE_MIN_CONFIDENCE}):

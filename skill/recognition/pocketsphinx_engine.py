@@ -552,6 +552,23 @@ class PocketSphinxRecognizer:
                               "distance": distance}
         return combined_confidence(gap, uncovered, distance)
 
+    # for the wake detector (skill/wake.py) -------------------------------------------
+    def accent_pronunciations(self, words: Iterable[str]) -> dict[str, list[str]]:
+        """word -> every pronunciation a grammar built now gives it: the dictionary's own,
+        its numbered alternates and the accent variants (added here, as a grammar using the
+        word would add them). [] for a word the recogniser does not know."""
+        words = list(dict.fromkeys(words))
+        self._fetch(words)
+        self._add_accent_variants(words)
+        return {w: self.pronunciations(w) for w in words}
+
+    def add_spelling(self, token: str, phones: str) -> None:
+        """Add `token` to the dictionary as `phones` (for grammars built after this call).
+        Raises ValueError or RuntimeError for a phone the model lacks."""
+        # update=False: rebuilding the active search on every add cost seconds with a large
+        # grammar active (BENCHMARKS.md section 3); the grammar that uses it is built later
+        self._decoder.add_word(token, phones, False)
+
 
 def combined_confidence(gap: float, uncovered: float, distance: float) -> float:
     """0..1 from the three measures (see CONFIDENCE_WEIGHTS); 0 without a pronunciation."""
