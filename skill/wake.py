@@ -236,7 +236,17 @@ class WakeRecognizer:
         self.engine.feed(pcm)
 
     def finish(self) -> Hypothesis:
-        hyp = self.engine.finish()
+        # The wake constants were fitted on audio decoded without the command decoder's noise
+        # floor (pocketsphinx_engine.NOISE_FLOOR_BELOW_SPEECH_DB); `serve` shares one engine
+        # between wake and session, so the floor is switched off for this decode only.
+        floor = getattr(self.engine, "floor_below_db", None)
+        try:
+            if floor is not None:
+                self.engine.floor_below_db = None
+            hyp = self.engine.finish()
+        finally:
+            if floor is not None:
+                self.engine.floor_below_db = floor
         seconds = self._samples / self.sample_rate
         heard = self._phone_loop()
         text = self._paths.get(hyp.text, "") if hyp.text else ""
