@@ -323,3 +323,38 @@ def test_an_unplugged_microphone_is_said_plainly_and_printed_in_full(tmp_path: P
     for t in said:
         assert_plain(t)
         assert "coach_mic" not in t and "The microphone '" not in t
+
+
+@pytest.mark.audio
+def test_serve_started_before_its_microphone_says_so_plainly_once(tmp_path: Path) -> None:
+    """A speaker booting before its USB microphone: "I can't find a microphone yet. I'll keep
+    looking" said once (not at every look), the device error logged; then "working now"."""
+    import signal
+    import time
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_serve import LogWatcher, end_serve, private_pulse, stop_pulse
+    PulseDevices, pulse_dir, pulse = private_pulse(tmp_path)
+    env = {k: v for k, v in pulse.env.items() if k != "VOICE_COACH_CONFIG"}
+    env.update(PULSE_SOURCE="coach_mic", XDG_CONFIG_HOME=str(tmp_path / "config"))
+    stop_pulse(pulse, pulse_dir)                                  # no microphone yet
+    said_file = tmp_path / "said.json"
+    proc = subprocess.Popen([sys.executable, "-c", PROBE, str(said_file), "serve", "--engine", "pocketsphinx",
+                             "--no-history", "--rate", "320", "--audio-out", str(tmp_path / "out.wav")],
+                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = LogWatcher(proc)
+    try:
+        first = log.wait_for("waiting for one", 60)
+        time.sleep(6.0)                                           # at least one more look
+        pulse = PulseDevices.ensure(pulse_dir, client_config=False)
+        log.wait_for("serving", 40, after=first)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        end_serve(proc, pulse, pulse_dir)
+    text = "\n".join(log.lines)
+    assert "Traceback" not in text and "I can't hear you: " in text, text[-3000:]
+    said = json.loads(said_file.read_text())
+    assert said[0] in _lines("microphone_missing_wait") and sum(t in _lines("microphone_missing_wait") for t in said) == 1
+    assert said[1] in _lines("microphone_back"), said
+    for t in said:
+        assert_plain(t)
