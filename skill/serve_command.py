@@ -95,7 +95,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             shared = ears.recognizer if getattr(ears.recognizer, "name", "") == "pocketsphinx" else None
             wake = WakeRecognizer(phrases, args.dialogs, engine=shared)
         except WakeError as exc:
-            mouth.say(str(exc))
+            # said plainly; the word the recogniser lacks is in the error, logged below
+            from .voice import prompt_text
+            mouth.say(prompt_text(assets.prompts, "wake_phrase_unusable") or str(exc))
             err = StartupError(str(exc))
             err.exit_code = EXIT_BAD_DATA
             raise err from None
@@ -149,8 +151,10 @@ class Server:
             log.debug("idle: long noise ignored")
             return
         log.warning("%s", message)
+        from .voice import spoken_notice
         try:
-            self.mouth.say(message)    # "the microphone was unplugged... I will wait"
+            # "I've lost the microphone... I'll wait": plain words; the device's error is logged
+            self.mouth.say(spoken_notice(self.assets.prompts, kind, message, None))
         except Exception as exc:  # noqa: BLE001 - the speaker may be on the same USB hub
             log.warning("could not say it: %s", exc)
 

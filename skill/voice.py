@@ -1,22 +1,31 @@
 """Voice mode: assemble microphone (or --audio-in), recogniser and speech (or --audio-out).
 
 Everything that can fail at start-up fails here, with a message printed and, when the
-speaker works, spoken — never a traceback.
+speaker works, spoken — never a traceback. What is printed (or logged) has the technical
+detail (the device's error, a path); what is spoken is a short plain sentence from
+dialogs/<locale>/prompts/ saying what happens next: a person who cannot see a screen
+cannot act on "PortAudioError -9996" read aloud.
 """
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
+# the ears' notices (VoiceEars.on_notice kinds) and the prompt each is said with
+NOTICE_PROMPTS = {"noise": "too_noisy", "device_back": "microphone_back",
+                  "grammar": "cannot_understand_here"}
 
-def _tell(mouth: Any, message: str, service: bool = False, spoken: str | None = None) -> None:
-    """Print (or log) `message`; say `spoken`, or the message itself when not given."""
+
+def _tell(mouth: Any, message: str, service: bool = False, spoken: str | None = None) -> bool:
+    """Print (or log) `message`; say `spoken`, or the message itself when not given.
+    True when it was said."""
     if service:
         log.warning("%s", message)   # serve: the log (journal) is the record, not stdout/stderr prints
     else:
@@ -24,8 +33,81 @@ def _tell(mouth: Any, message: str, service: bool = False, spoken: str | None = 
     if mouth is not None:
         try:
             mouth.say(spoken or message)
+            return True
         except Exception:  # noqa: BLE001 - the message is already printed
             pass
+    return False
+
+
+def _close(mouth: Any) -> None:
+    """Giving up at start: the mouth is done (its last words written out, espeak released)."""
+    try:
+        mouth.close()
+    except Exception:  # noqa: BLE001 - the reason for giving up is already printed
+        pass
+
+
+def prompt_text(prompts: Any, prompt_id: str, **slots: object) -> str | None:
+    """The prompt's text, or None when the locale has no such .dialog file (a custom
+    --dialogs folder): the caller then says its printed message, as before."""
+    if prompts is None or prompt_id not in prompts:
+        return None
+    return prompts.text(prompt_id, **slots)
+
+
+def spoken_notice(prompts: Any, kind: str, message: str,
+                  reconnect_seconds: float | None = None) -> str:
+    """What to say for an ears' notice (`kind`, printed `message`): the plain sentence from
+    dialogs/, never the device's error text. `reconnect_seconds`: how long the ears keep
+    trying for a lost microphone (None: as long as it takes)."""
+    if kind == "device_lost":
+        if reconnect_seconds is None:
+            text = prompt_text(prompts, "microphone_lost_wait")
+        else:
+            text = prompt_text(prompts, "microphone_lost_retry", seconds=f"{reconnect_seconds:.0f}")
+    else:
+        prompt = NOTICE_PROMPTS.get(kind)
+        text = prompt_text(prompts, prompt) if prompt else None
+    return text or message
+
+
+def notice_data_dir(args: argparse.Namespace) -> Path | None:
+    """Where what was said about the engine is kept: the data dir, as for the preferences;
+    None with --no-history (nothing read or saved: the notice is said at every start)."""
+    if getattr(args, "no_history", False):
+        return None
+    from .history.store import default_data_dir
+    return Path(getattr(args, "data_dir", None) or default_data_dir())
+
+
+def tell_engine_notice(mouth: Any, notice: Any, prompts: Any, data_dir: Path | None,
+                       service: bool = False) -> bool:
+    """Print (or log) the engine notice in full, every time; say its short form only when
+    it is news: never said before, or the notice (engine, model, reason for a fallback) has
+    changed since it was last said (skill/engine_memory.py). A damaged or unwritable memory
+    file is reported in print/log and the notice said; nothing extra is spoken. True when said."""
+    from .engine_memory import last_said, remember_said
+    news = True
+    if data_dir is not None:
+        before, problem = last_said(data_dir)
+        if problem:
+            _tell(None, f"Note: {problem}; the recogniser notice is said again.", service)
+        news = before != str(notice)
+    if not news:
+        # heard before: only the record (a person hearing it every morning learns nothing);
+        # in the journal at info, since nothing new is wrong
+        if service:
+            log.info("%s", notice)
+        else:
+            _tell(None, notice, service)
+        return False
+    prompt = getattr(notice, "prompt", None)
+    said = _tell(mouth, notice, service, spoken=prompt_text(prompts, prompt) if prompt else None)
+    if said and data_dir is not None:
+        problem = remember_said(data_dir, str(notice), prompt)
+        if problem:
+            _tell(None, f"Note: {problem}; the recogniser notice will be said again next time.", service)
+    return said
 
 
 def check_vocabulary(recognizer: Any, matcher: Any) -> list[str]:
@@ -81,14 +163,15 @@ def make_voice_edges(args: argparse.Namespace, assets: Any,
         recognizer, notice = open_recognizer(args.engine, args.model, vocabulary=vocabulary,
                                              phrase_sets=phrase_sets)
     except EngineError as exc:
-        _tell(mouth, f"I can't listen: {exc}", service)
+        _tell(mouth, f"I can't listen: {exc}", service,
+              spoken=prompt_text(assets.prompts, "recogniser_failed"))
+        _close(mouth)
         raise StartupError(f"No speech recogniser could start: {exc}") from None
     if notice:
-        # once: which engine, and how to get the better one. Printed in full; said in its
-        # short form (the full text read aloud kept the first question ~20 s away)
-        prompt = getattr(notice, "prompt", None)
-        spoken = assets.prompts.text(prompt) if prompt and prompt in assets.prompts else None
-        _tell(mouth, notice, service, spoken=spoken)
+        # which engine, and how to get the better one. Printed in full at every start; said
+        # in its short form (the full text read aloud kept the first question ~20 s away),
+        # and only when it is news. serve: decided once per process start, here
+        tell_engine_notice(mouth, notice, assets.prompts, notice_data_dir(args), service)
     missing = check_vocabulary(recognizer, assets.matcher)
     if missing and not service:   # (serve: check_vocabulary has logged it)
         print(f"Note: the {recognizer.name} model does not know these words, so phrases using them "
@@ -100,18 +183,24 @@ def make_voice_edges(args: argparse.Namespace, assets: Any,
             source = MicrophoneSource(args.input_device, recognizer.sample_rate)
         except AudioError as exc:
             if attempt == 0:      # said once, not at every retry
-                _tell(mouth, f"I can't hear you: {exc}", service)
+                what_next = "microphone_missing_wait" if wait_for_microphone else "microphone_missing_stop"
+                _tell(mouth, f"I can't hear you: {exc}", service,
+                      spoken=prompt_text(assets.prompts, what_next))
             if wait_for_microphone is None or not wait_for_microphone(exc, attempt):
                 err = StartupError(f"No microphone: {exc} Try `run_assistant.py devices`, or --text to type.")
                 err.exit_code = EXIT_NO_AUDIO
+                _close(mouth)
                 raise err from None
             attempt += 1
             continue
         if attempt:
-            _tell(mouth, "The microphone is working now.", service)
+            _tell(mouth, "The microphone is working now.", service,
+                  spoken=prompt_text(assets.prompts, "microphone_back"))
 
     def notice_to_person(kind: str, message: str) -> None:
-        _tell(mouth, message, service)
+        # printed in full (the device's name and error); said plainly, with what happens next
+        _tell(mouth, message, service,
+              spoken=spoken_notice(assets.prompts, kind, message, ears.reconnect_seconds))
 
     ears = VoiceEars(source, recognizer, assets.matcher.phrases, clock, gate=gate,
                      on_notice=notice_to_person)

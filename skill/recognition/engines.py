@@ -20,7 +20,9 @@ class EngineNotice(str):
     """The notice to print: which engine, why, and the command that gets the better one.
     `prompt` names its short spoken form in dialogs/<locale>/prompts/: read aloud, the printed
     text (a reason listing contexts, a command line, an archive name) took ~20 s before the
-    coach's first question (BENCHMARKS.md section 4)."""
+    coach's first question (BENCHMARKS.md section 4). The text is the notice's identity: the
+    short form is said again only when it differs from the one last said (skill/engine_memory.py),
+    so it names the engine, the model and the reason, and nothing that changes from run to run."""
 
     prompt: str
 
