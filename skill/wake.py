@@ -168,7 +168,7 @@ class WakeRecognizer:
             # only the wake words (and decoys): the full 134,000-word dictionary costs
             # ~100 MB and a slower start for a grammar of a few words
             engine = PocketSphinxRecognizer(vocabulary=" ".join(phrases + decoys).split(),
-                                            floor_below_db=None)  # its constants were fitted without
+                                            floor_below_db=None)  # finish() sets the detector's own
         self.engine = engine
         # the noise floor this detector decodes with (None: none; FLOORED_* cuts where it is added)
         self.floor_below_db = floor_below_db
@@ -259,7 +259,8 @@ class WakeRecognizer:
             if shared:
                 self.engine.floor_below_db = self.floor_below_db
             hyp = self.engine.finish()
-            floored = self._floored(b"".join(self._pcm))
+            # (only for a candidate: idle talk that found no phrase costs nothing more)
+            floored = bool(hyp.text) and self._floored(b"".join(self._pcm))
         finally:
             if shared:
                 self.engine.floor_below_db = floor
