@@ -99,22 +99,27 @@ def test_a_bad_confidence_margin_names_the_key(tmp_path):
         load_matcher(locale)
 
 
-def test_the_wake_detector_decodes_without_the_floor_even_on_a_shared_engine(tmp_path):
-    # `serve` hands the session's engine (floor on) to the wake detector; the wake constants
-    # were fitted without the floor, so a wake decode must be the same as on an engine without
-    # it, and the session's decodes keep their floor afterwards.
-    from skill.wake import WakeRecognizer, load_wake_phrases
+def test_the_wake_detector_decodes_with_its_own_floor_even_on_a_shared_engine(tmp_path):
+    # `serve` hands the session's engine (the command floor) to the wake detector; the wake
+    # cuts are fitted for the detector's own floor (skill/wake.py FLOOR_BELOW_SPEECH_DB, with
+    # FLOORED_* cuts where it is added), so a wake decode must be the same as on an engine of
+    # its own, whatever floor the engine has, and the session's decodes keep theirs afterwards.
+    from skill.wake import FLOOR_BELOW_SPEECH_DB, WakeRecognizer, load_wake_phrases
     from tests.test_wake import LOCALE, decode, speech
     phrases = load_wake_phrases(LOCALE)
     words = " ".join(phrases).split() + ["couch", "the", "okay", "a", "my", "say", "poach",
                                           "roach", "catch", "coaches", "start", "exercises", "exercising"]
-    measures = {}
-    for label, floor in (("shared", NOISE_FLOOR_BELOW_SPEECH_DB), ("own", None)):
-        engine = PocketSphinxRecognizer(vocabulary=words, floor_below_db=floor)
-        wake = WakeRecognizer(phrases, LOCALE, engine=engine)
-        texts = [decode(wake, speech(t, tmp_path, v, 160)) for t, v in
-                 (("hey coach", "en-gb"), ("hey couch", "en-us"), ("hey coach", "en-us"))]
-        measures[label] = (texts, wake.last_measures)
-        assert engine.floor_below_db == floor
-    assert measures["shared"] == measures["own"]
-    assert "hey coach" in measures["own"][0]
+    clips = [speech(t, tmp_path, v, 160) for t, v in
+             (("hey coach", "en-gb"), ("hey couch", "en-us"), ("hey coach", "en-us"))]
+    for wake_floor in (FLOOR_BELOW_SPEECH_DB, None):
+        measures = {}
+        for label, floor in (("shared", NOISE_FLOOR_BELOW_SPEECH_DB), ("quieter", 40.0), ("own", None)):
+            engine = PocketSphinxRecognizer(vocabulary=words, floor_below_db=floor)
+            wake = WakeRecognizer(phrases, LOCALE, engine=engine, floor_below_db=wake_floor)
+            texts = [decode(wake, pcm) for pcm in clips]
+            measures[label] = (texts, wake.last_measures)
+            assert engine.floor_below_db == floor
+        assert measures["shared"] == measures["own"] == measures["quieter"], wake_floor
+        assert "hey coach" in measures["own"][0]
+        # digitally clean clips: the floor is laid under them exactly when the detector has one
+        assert measures["own"][1].get("floored", False) is (wake_floor is not None)

@@ -179,11 +179,12 @@ def test_the_decoys_are_read_from_the_locale_and_never_include_a_wake_phrase(tmp
 def test_a_sound_alike_that_the_phones_let_through_loosely_is_refused_by_the_decoys(tmp_path):
     # measured: the grammar hears "hey coach", the phone loop "UW Y K AA D" (distance 0.67:
     # the decoy band); with the decoys it is "the coach". Its wake confidence (~0.46, under the
-    # band) already refuses it: the cut is taken away here to reach the decoy stage
+    # band) already refuses it: the cut is taken away here to reach the decoy stage. Without
+    # the noise floor, as audio with a floor of its own decodes (floored: see below)
     pcm = speech("hey couch", tmp_path, "en-us", 155)
-    plain = fresh()
+    plain = fresh(floor_below_db=None)
     assert decode(plain, pcm) == "" and plain.last_measures["rejected"] == "confidence"
-    rec = fresh(min_confidence=0.0)
+    rec = fresh(min_confidence=0.0, floor_below_db=None)
     assert decode(rec, pcm) == "", rec.last_measures
     m = rec.last_measures
     assert m["text"] == "hey coach"
@@ -200,6 +201,7 @@ def test_the_wake_phrase_in_noise_is_kept_by_the_decoy_stage(tmp_path, noise):
     assert decode(rec, pcm) == "hey coach", rec.last_measures
     assert rec.last_measures["decoy"] == "hey coach"
     assert rec.last_measures["distance"] > rec.max_distance
+    assert "floored" not in rec.last_measures        # its own floor: the plain cuts apply
     # without the decoy stage the same audio is refused on its phones
     plain = fresh(decoy_max_distance=0.0)
     assert decode(plain, pcm) == "" and plain.last_measures["rejected"] == "phones"
@@ -275,7 +277,7 @@ def test_a_british_hey_coach_that_the_us_spelling_missed_now_wakes_it(tmp_path, 
     # as in session 3: the grammar forced through the US "K OW CH" found the phrase, but the
     # engine's command confidence was under its cut of 0.6 (measured 0.15-0.55)
     old = WakeRecognizer(load_wake_phrases(LOCALE), LOCALE, engine=us_only_engine(),
-                         accent_paths=False)
+                         accent_paths=False, floor_below_db=None)
     decode(old, pcm)
     assert old.last_measures["text"] == "hey coach" and old.last_measures["confidence"] < 0.6, \
         old.last_measures
@@ -323,13 +325,14 @@ def test_a_band_candidate_wakes_only_when_the_decoy_stage_keeps_it(tmp_path, wpm
     # stage keeps it, so it wakes; without the band the same audio is refused. (At 160-185 wpm
     # the same voice scores 0.51-0.73 and loses to the decoy "the coach": BENCHMARKS.md sec. 5)
     from skill.wake import WAKE_BAND_MIN_CONFIDENCE, WAKE_MIN_CONFIDENCE
+    # (without the noise floor: the band of audio that has a floor of its own)
     pcm = speech("hey coach", tmp_path, "en-gb-x-rp", wpm)
-    rec = fresh()
+    rec = fresh(floor_below_db=None)
     assert decode(rec, pcm) == "hey coach", rec.last_measures
     m = rec.last_measures
     assert WAKE_BAND_MIN_CONFIDENCE <= m["wake_confidence"] < WAKE_MIN_CONFIDENCE
     assert m["band"] is True and m["decoy"] == "hey coach"
-    plain = fresh(band_min_confidence=WAKE_MIN_CONFIDENCE)
+    plain = fresh(band_min_confidence=WAKE_MIN_CONFIDENCE, floor_below_db=None)
     assert decode(plain, pcm) == "" and plain.last_measures["rejected"] == "confidence"
 
 
@@ -337,11 +340,43 @@ def test_a_band_candidate_wakes_only_when_the_decoy_stage_keeps_it(tmp_path, wpm
                                             ("okay coach", "en-gb", 165)])
 def test_a_sound_alike_in_the_band_is_refused_by_the_decoys(tmp_path, text, voice, wpm):
     # measured wake confidence 0.66-0.74 (in the band): a decoy takes it ("the coach" or itself)
+    # (without the noise floor: the band of audio that has a floor of its own)
     from skill.wake import WAKE_BAND_MIN_CONFIDENCE, WAKE_MIN_CONFIDENCE
-    rec = fresh()
+    rec = fresh(floor_below_db=None)
     assert decode(rec, speech(text, tmp_path, voice, wpm)) == "", rec.last_measures
     m = rec.last_measures
     assert WAKE_BAND_MIN_CONFIDENCE <= m["wake_confidence"] < WAKE_MIN_CONFIDENCE
+    assert m["rejected"] == "decoy" and m["decoy"] in rec.decoys
+
+
+# --- the noise floor: digitally clean audio decoded over faint noise, with cuts of its own -----
+@pytest.mark.parametrize("wpm", [165, 185])
+def test_a_clean_rp_hey_coach_lost_without_the_floor_wakes_with_it(tmp_path, wpm):
+    # measured without the floor: 0.73 / 0.51, lost to the decoy "the coach"; with it 0.94 /
+    # 0.93 (the floored band) and the decoy stage keeps the phrase
+    from skill.wake import FLOORED_BAND_MIN_CONFIDENCE, FLOORED_MIN_CONFIDENCE
+    pcm = speech("hey coach", tmp_path, "en-gb-x-rp", wpm)
+    plain = fresh(floor_below_db=None)
+    assert decode(plain, pcm) == "" and plain.last_measures["rejected"] == "decoy"
+    assert "floored" not in plain.last_measures
+    rec = fresh()
+    assert decode(rec, pcm) == "hey coach", rec.last_measures
+    m = rec.last_measures
+    assert m["floored"] is True and m["decoy"] == "hey coach"
+    assert FLOORED_BAND_MIN_CONFIDENCE <= m["wake_confidence"] < FLOORED_MIN_CONFIDENCE
+    assert m["wake_confidence"] > plain.last_measures["wake_confidence"]
+
+
+@pytest.mark.parametrize("text,voice,wpm", [("hey couch", "en-us", 155), ("say coach", "en-us", 155)])
+def test_a_floored_sound_alike_over_the_plain_cut_is_refused_by_the_decoys(tmp_path, text, voice, wpm):
+    # the floor lifts sound-alikes too (measured 0.46 -> 0.89, 0.66 -> 0.77): over the plain
+    # cut of 0.75, under the floored one, so only the decoy stage could keep them; it does not
+    from skill.wake import FLOORED_BAND_MIN_CONFIDENCE, FLOORED_MIN_CONFIDENCE, WAKE_MIN_CONFIDENCE
+    rec = fresh()
+    assert decode(rec, speech(text, tmp_path, voice, wpm)) == "", rec.last_measures
+    m = rec.last_measures
+    assert m["floored"] is True
+    assert max(WAKE_MIN_CONFIDENCE, FLOORED_BAND_MIN_CONFIDENCE) <= m["wake_confidence"] < FLOORED_MIN_CONFIDENCE
     assert m["rejected"] == "decoy" and m["decoy"] in rec.decoys
 
 

@@ -225,11 +225,16 @@ def _passes(m: dict, max_distance: float, decoys: bool = False, min_confidence: 
     when the confidence passed) kept the wake phrase; and, with `band_min` (default
     WAKE_BAND_MIN_CONFIDENCE), a confidence in [band_min, cut) wakes only if the decoy stage kept
     the phrase, at any distance up to DECOY_MAX_PHONE_DISTANCE. Where the decoy stage did not run
-    (it runs only where the detector needed it) it counts as refused: a lower bound."""
-    from ..wake import (DECOY_MAX_PHONE_DISTANCE, MAX_PHONE_DISTANCE, MAX_WAKE_SECONDS, MIN_WAKE_SECONDS,
+    (it runs only where the detector needed it) it counts as refused: a lower bound. Audio the
+    detector laid its noise floor under (`floored`) keeps its own cuts (FLOORED_*), as it does."""
+    from ..wake import (DECOY_MAX_PHONE_DISTANCE, FLOORED_BAND_MIN_CONFIDENCE, FLOORED_MIN_CONFIDENCE,
+                        MAX_PHONE_DISTANCE, MAX_WAKE_SECONDS, MIN_WAKE_SECONDS,
                         WAKE_BAND_MIN_CONFIDENCE, WAKE_MIN_CONFIDENCE, wake_confidence)
     cut = WAKE_MIN_CONFIDENCE if min_confidence is None else min_confidence
-    low = min(cut, WAKE_BAND_MIN_CONFIDENCE if band_min is None else band_min) if decoys else cut
+    band = WAKE_BAND_MIN_CONFIDENCE if band_min is None else band_min
+    if m.get("floored"):
+        cut, band = max(cut, FLOORED_MIN_CONFIDENCE), max(band, FLOORED_BAND_MIN_CONFIDENCE)
+    low = min(cut, band) if decoys else cut
     if not (MIN_WAKE_SECONDS <= m["seconds"] <= MAX_WAKE_SECONDS and m.get("distance") is not None):
         return False
     confidence = wake_confidence(m)
