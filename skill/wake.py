@@ -259,8 +259,9 @@ class WakeRecognizer:
             if shared:
                 self.engine.floor_below_db = self.floor_below_db
             hyp = self.engine.finish()
-            # (only for a candidate: idle talk that found no phrase costs nothing more)
-            floored = bool(hyp.text) and self._floored(b"".join(self._pcm))
+            # (the engine knows whether it laid its floor under this utterance)
+            floored = bool(hyp.text) and self.floor_below_db is not None and \
+                bool(getattr(self.engine, "floored", False))
         finally:
             if shared:
                 self.engine.floor_below_db = floor
@@ -310,14 +311,6 @@ class WakeRecognizer:
                 m["rejected"] = "decoy"
                 return Hypothesis("", 0.0)
         return Hypothesis(text, confidence)
-
-    def _floored(self, pcm: bytes) -> bool:
-        """Whether the engine laid its noise floor under `pcm` (call with the detector's floor set)."""
-        add = getattr(self.engine, "_with_noise_floor", None)
-        if self.floor_below_db is None or add is None:
-            return False
-        pcm = pcm[:len(pcm) // 2 * 2]
-        return add(pcm) is not pcm
 
     def _decode_with_decoys(self, pcm: bytes) -> str:
         """The utterance decoded by the engine's grammar decoder with the wake phrases and

@@ -87,7 +87,8 @@ DITHER_SIGMA = 10.0
 # yes_no false accepts 2 -> 4 of 240: hence yes_no's confidence_margin 0.1 (contexts.toml),
 # with which yes_no false accepts are 1 of 240 and clean 265 of 320. 25 dB and 40 dB were worse;
 # refitting the confidence constants with the floor gained nothing on held-out halves.
-# None: no floor (the wake detector, whose constants were fitted without it).
+# None: no floor. (The wake detector sets its own floor per decode, with its own cuts where the
+# floor was added: skill/wake.py, FLOOR_BELOW_SPEECH_DB.)
 NOISE_FLOOR_BELOW_SPEECH_DB: float | None = 30.0
 
 # Extra Decoder(...) settings for the grammar decoder and the phone loop (decoding cost:
@@ -238,6 +239,7 @@ class PocketSphinxRecognizer:
         self.garbage_words = [w for w in garbage_words if self._decoder.lookup_word(w)]
         self.dither_sigma = dither_sigma
         self.floor_below_db = floor_below_db
+        self._decoded_energy: list[float] | None = None
         # True: decode in finish() with the utterance's own cepstral mean; False: decode
         # while audio arrives, with PocketSphinx's running (live) estimate
         self.whole_utterance = whole_utterance
@@ -475,6 +477,11 @@ class PocketSphinxRecognizer:
         self._decoder.process_raw(pcm, False, True)
         self._decoder.end_utt()
         return self._result(pcm)
+
+    @property
+    def floored(self) -> bool:
+        """Whether the noise floor was laid under the last utterance decoded."""
+        return self._decoded_energy is not None
 
     def _with_noise_floor(self, pcm: bytes) -> bytes:
         """`pcm` with faint white noise added where its own floor is more than
