@@ -28,9 +28,10 @@ def rec() -> PocketSphinxRecognizer:
 
 @pytest.fixture
 def every_uncertain(monkeypatch):
-    # the second look for every result under the threshold, however poor: these tests are
-    # about what the stage decides, not about which results reach it
+    # the second look for every result under the threshold, however poor, in every grammar:
+    # these tests are about what the stage decides, not about which results reach it
     monkeypatch.setattr(verify, "VERIFY_FROM", 0.0)
+    monkeypatch.setattr(verify, "OFF_WHERE_ANSWERS", frozenset())
 
 
 # ---------------------------------------------------------------- the decoy rule
@@ -128,3 +129,15 @@ def test_an_unreadable_language_model_turns_the_second_look_off_not_recognition(
     assert first.confidence < REJECT_BELOW and r.verifier.last == {}
     assert caplog.text.count("second look at one-word answers turned off") == 1
     assert "missing.lm.bin" in caplog.text
+
+
+def test_the_second_look_is_off_where_yes_and_no_are_answers(assets, rec, tmp_path):
+    # yes_no (screener) and pain_confirm: a wrongly accepted answer costs more there than a
+    # question asked again (on the benchmark the stage took yes_no over its false-accept limit)
+    assert verify.OFF_WHERE_ANSWERS <= set(assets.matcher.phrases("yes_no"))
+    assert verify.OFF_WHERE_ANSWERS <= set(assets.matcher.phrases("pain_confirm"))
+    assert not verify.OFF_WHERE_ANSWERS <= set(assets.matcher.phrases("coach"))
+    before = rec.verifier.decodes
+    h = decode(rec, assets.matcher.phrases("yes_no"), speak("no", "en-gb", 140, tmp_path / "no.wav"))
+    assert h.text == "no" and h.confidence < REJECT_BELOW      # uncertain, and left so
+    assert rec.verifier.decodes == before and rec.verifier.last == {}
