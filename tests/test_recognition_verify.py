@@ -137,6 +137,8 @@ def test_the_second_look_is_off_where_yes_and_no_are_answers(assets, rec, tmp_pa
     assert verify.OFF_WHERE_ANSWERS <= set(assets.matcher.phrases("yes_no"))
     assert verify.OFF_WHERE_ANSWERS <= set(assets.matcher.phrases("pain_confirm"))
     assert not verify.OFF_WHERE_ANSWERS <= set(assets.matcher.phrases("coach"))
+    assert not rec.verifier.short_words(assets.matcher.phrases("yes_no"))   # nor the cut
+    assert rec.verifier.short_words(assets.matcher.phrases("coach"))
     before = rec.verifier.decodes
     h = decode(rec, assets.matcher.phrases("yes_no"), speak("no", "en-gb", 140, tmp_path / "no.wav"))
     assert h.text == "no" and h.confidence < REJECT_BELOW      # uncertain, and left so

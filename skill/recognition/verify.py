@@ -42,7 +42,9 @@ MIN_GAP = -25.0
 # Off where these are all phrases: the screener's and the pain check's yes/no questions. There
 # a wrongly accepted answer costs more than a question asked again, and on the benchmark the
 # stage took `yes_no` false accepts over their limit (0.50 -> 0.75 %, "hello there" forced onto
-# "louder"; BENCHMARKS.md section 1, session 5). An empty set turns it on there too.
+# "louder"); the engine's cut of short answers alone made the screener's answers worse (35.5 %
+# of "no" taken, was 37.9 %), so both are off there (BENCHMARKS.md section 1, session 5). An
+# empty set turns them on there too.
 OFF_WHERE_ANSWERS = frozenset({"yes", "no"})
 # Phrases of at most this many phones get the second look (longer words carry enough
 # phones for the phone loop's distance to be meaningful).
@@ -136,11 +138,16 @@ class DecoyVerifier:
         return spelled is not None and len(spelled.split()) <= MAX_PHONES
 
     def short_words(self, phrases: Sequence[str]) -> bool:
-        """Does this grammar have one-word phrases the second look is for?"""
+        """Does this grammar have one-word phrases the second look is for (and is it not
+        one where it is off: OFF_WHERE_ANSWERS)? The engine then also cuts short answers."""
         key = tuple(phrases)
         if key not in self._short:
             self._short[key] = any(" " not in p and self.applies(p) for p in phrases)
-        return self._short[key]
+        return self._short[key] and not self._off(phrases)
+
+    @staticmethod
+    def _off(phrases: Sequence[str]) -> bool:
+        return bool(OFF_WHERE_ANSWERS) and OFF_WHERE_ANSWERS <= set(phrases)
 
     def _prepare(self, words: Iterable[str]) -> None:
         wanted = {}
@@ -226,7 +233,7 @@ class DecoyVerifier:
         self.last = {}
         if (not VERIFY_FROM <= confidence < accept_at or measures.get("gap", -math.inf) < MIN_GAP
                 or not self.applies(phrase) or self.disabled
-                or (OFF_WHERE_ANSWERS and OFF_WHERE_ANSWERS <= set(phrases))):
+                or self._off(phrases)):
             return confidence
         try:
             won = self.winner(phrases, pcm)
