@@ -421,12 +421,16 @@ class PocketSphinxRecognizer:
         self._partial = x[n:]
 
     def _loud_frames(self) -> set[int]:
-        energy = self._energy if self._decoded_energy is None else self._decoded_energy
+        # the floored audio's energies (noise floor) are already those of the decoded stretch
+        if self._decoded_energy is not None:
+            energy, offset = self._decoded_energy, 0
+        else:
+            energy, offset = self._energy, self._span_start
         if not energy:
             return set()
         db = 10 * np.log10(np.asarray(energy) + 1.0)
         floor = float(np.percentile(db, 10))
-        loud = np.flatnonzero(db >= floor + SPEECH_ABOVE_FLOOR_DB) - self._span_start
+        loud = np.flatnonzero(db >= floor + SPEECH_ABOVE_FLOOR_DB) - offset
         return set(loud.tolist())   # (frame numbers of the decoded stretch)
 
     def speculate(self) -> bool:
