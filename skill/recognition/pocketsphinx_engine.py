@@ -4,7 +4,10 @@ Confidence compares the grammar's best path with a free phone loop (an allphone 
 fed the same audio): a known phrase fits the grammar nearly as well as the phone loop does,
 while other speech fits much worse per frame, or gets part of its speech swallowed by the
 grammar's silence, or makes the loop hear phones far from the phrase's pronunciation.
-Word posteriors barely separate the two (measured), so they are not used.
+Word posteriors barely separate the two (measured), so they are not used. For one short
+word that comparison says little; an uncertain one-word result gets a second look against
+sound-alike decoys (skill/recognition/verify.py), and a short answer is decoded without most
+of the silence around it (skill/recognition/span.py).
 
 Both decoders see the utterance as a whole in finish() (cepstral mean from the utterance
 itself: far better in noise, at the price of decoding after the endpoint; see BENCHMARKS.md).
@@ -31,6 +34,8 @@ from .accents import DEFAULT_RULES as DEFAULT_ACCENTS, AccentRules, british_vari
 from .base import Hypothesis
 from .grammar import GrammarError, jsgf, phrase_words
 from .phones import relative_distance, speech_phones
+from .span import speech_span
+from .verify import DecoyVerifier
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +71,9 @@ GAP_CLIP = (-60.0, 40.0)
 # A frame counts as speech only this far above the utterance's noise floor (its 10th
 # percentile frame energy): in steady noise the phone loop labels the noise as fricatives.
 SPEECH_ABOVE_FLOOR_DB = 10.0
+# Silence kept around the speech when decoding (skill/recognition/span.py); None: decode
+# the utterance as the endpointer gave it.
+TRIM_MARGIN: float | None = 0.15
 FRAME_SAMPLES = 160  # the decoders' 10 ms frame shift at 16 kHz
 # Weight of the garbage alternative against 1 for the phrases (a float32 in the JSGF
 # parser: values below ~1e-38 underflow to 0, i.e. no garbage path at all).
@@ -251,6 +259,11 @@ class PocketSphinxRecognizer:
         self.missing: list[str] = []
         self.last_measures: dict[str, float] = {}
         self.phone_loop_decoded = False   # did the last finish() run the phone loop?
+        # an uncertain one-word result is decoded again against its sound-alikes (verify.py),
+        # and a short answer decoded without most of its silence (span.py); None: neither
+        self.verifier: DecoyVerifier | None = DecoyVerifier(self._decoder, dic, base / "en-us.lm.bin")
+        self.trim_margin: float | None = TRIM_MARGIN
+        self._span_start = 0   # frames cut off the utterance's start before decoding
 
     # vocabulary ------------------------------------------------------------------
     def _add_pronunciations(self, path: str | Path) -> list[str]:
@@ -410,12 +423,17 @@ class PocketSphinxRecognizer:
         self._partial = x[n:]
 
     def _loud_frames(self) -> set[int]:
-        energy = self._energy if self._decoded_energy is None else self._decoded_energy
+        # the floored audio's energies (noise floor) are already those of the decoded stretch
+        if self._decoded_energy is not None:
+            energy, offset = self._decoded_energy, 0
+        else:
+            energy, offset = self._energy, self._span_start
         if not energy:
             return set()
         db = 10 * np.log10(np.asarray(energy) + 1.0)
         floor = float(np.percentile(db, 10))
-        return set(np.flatnonzero(db >= floor + SPEECH_ABOVE_FLOOR_DB).tolist())
+        loud = np.flatnonzero(db >= floor + SPEECH_ABOVE_FLOOR_DB) - offset
+        return set(loud.tolist())   # (frame numbers of the decoded stretch)
 
     def speculate(self) -> bool:
         """Decode the utterance fed so far now, while the endpointer still waits out the
@@ -468,6 +486,31 @@ class PocketSphinxRecognizer:
             self.phone_loop_decoded = True
         if len(pcm) < 2 * FRAME_SAMPLES * 10:  # under 0.1 s: nothing to decode
             return Hypothesis("", None)
+        # A short answer where one-word answers are expected: only the speech and a margin,
+        # so the cepstral mean is the word's, not the silence's (span.py). _loud_frames()
+        # counts from the cut's start. (Not for grammars without one-word phrases: wake.)
+        # If the cut leaves the result under the threshold (and no sound-alike beat it), the
+        # uncut utterance decides, as without the cut and with no second look (a British
+        # "faster", cut, came out "softer").
+        frames = len(pcm) // (2 * FRAME_SAMPLES)
+        self._span_start, end = 0, frames
+        if self.verifier is not None and self.verifier.short_words(self._active or ()):
+            self._span_start, end = speech_span(self._energy[:frames], SPEECH_ABOVE_FLOOR_DB,
+                                                self.trim_margin)
+        if (self._span_start, end) != (0, frames):
+            self.verifier.last = {}
+            cut = self._decode_pcm(pcm[self._span_start * 2 * FRAME_SAMPLES:end * 2 * FRAME_SAMPLES])
+            won = self.verifier.last.get("winner", cut.text)
+            if (cut.confidence is not None and cut.confidence >= REJECT_BELOW) or won not in self._phrases | {cut.text}:
+                return cut   # accepted, or a decoy (not a phrase) won the second look: rejected
+            self._span_start, verifier, self.verifier = 0, self.verifier, None
+            try:
+                return self._decode_pcm(pcm)
+            finally:
+                self.verifier = verifier
+        return self._decode_pcm(pcm)
+
+    def _decode_pcm(self, pcm: bytes) -> Hypothesis:
         # Decoded as one whole utterance: cepstral mean normalisation then uses the
         # utterance's own mean instead of a running estimate that is still settling
         # during a one-second command (measured: correct at 10 dB SNR 64 % -> 82 %).
@@ -521,7 +564,12 @@ class PocketSphinxRecognizer:
             return Hypothesis("", None)
         if not whole:
             return Hypothesis("", 0.0)  # no whole phrase: a partial path or the garbage loop
-        return Hypothesis(" ".join(words), self._confidence(hyp.score))
+        confidence = self._confidence(hyp.score)
+        if pcm is not None and self.verifier is not None:
+            confidence = self.verifier.check(" ".join(words), confidence, pcm, sorted(self._phrases),
+                                             REJECT_BELOW, self._searches[self._active],
+                                             self.last_measures)
+        return Hypothesis(" ".join(words), confidence)
 
     def _confidence(self, grammar_score: float) -> float:
         """0..1: how well the grammar path explains the speech compared with a free phone loop."""

@@ -1,0 +1,147 @@
+"""The second look at uncertain one-word results (skill/recognition/verify.py): the utterance
+is decoded again with the context's phrases plus sound-alike decoys, and the word is taken
+only if it still wins. Real decoder, real (made) speech; the decoy rule also on a tiny
+dictionary (pure logic)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import skill.recognition.verify as verify
+from skill.recognition.pocketsphinx_engine import REJECT_BELOW, PocketSphinxRecognizer
+from skill.recognition.verify import neighbours, one_edit
+
+from test_recognition_accuracy import VOICES, decode, speak
+
+
+@pytest.fixture(scope="module")
+def assets():
+    from skill.cli import DEFAULT_LOCALE_DIR, load_assets
+    return load_assets(DEFAULT_LOCALE_DIR)
+
+
+@pytest.fixture(scope="module")
+def rec() -> PocketSphinxRecognizer:
+    return PocketSphinxRecognizer()
+
+
+@pytest.fixture
+def every_uncertain(monkeypatch):
+    # the second look for every result under the threshold, however poor, in every grammar:
+    # these tests are about what the stage decides, not about which results reach it
+    monkeypatch.setattr(verify, "VERIFY_FROM", 0.0)
+    monkeypatch.setattr(verify, "OFF_WHERE_ANSWERS", frozenset())
+
+
+# ---------------------------------------------------------------- the decoy rule
+def test_one_edit_is_every_substitution_deletion_and_insertion():
+    near = one_edit(("N", "OW"))
+    assert ("G", "OW") in near and ("OW",) in near and ("S", "N", "OW") in near
+    assert ("N", "OW", "T") in near and ("N", "AW") in near
+    assert ("N", "OW") not in near and ("G", "AA") not in near    # itself; two edits
+
+
+def test_neighbours_leave_out_homophones_and_other_spellings(tmp_path):
+    d = tmp_path / "tiny.dict"
+    d.write_text("go G OW1\nknow N OW1\nno N OW1\nnote N OW1 T\nsnow S N OW1\n"
+                 "gnaw N AO1\ngnaw(2) N OW1\nnot N AA1 T\nno's N OW1 Z\n", encoding="utf-8")
+    near, same = neighbours(d, {"no": [("N", "OW")]})
+    words = [w for w, _ in near["no"]]
+    assert set(words) == {"go", "note", "snow"}, words   # not "not" (two edits) nor "no's"
+    assert same["no"] == {"no", "know", "gnaw"}            # a homophone by any spelling
+
+
+def test_decoys_are_everyday_sound_alikes_never_an_answer(assets, rec):
+    phrases = assets.matcher.phrases("yes_no")
+    decoys = rec.verifier.decoys("no", phrases)
+    assert {"go", "so", "snow", "note"} <= set(decoys), decoys
+    assert not {"know", "no", "nope", "nah"} & set(decoys)   # a homophone; the answers
+    assert len(decoys) <= verify.MAX_DECOYS
+    # rare names one phone away ("knepp" for "next") are not decoys: they fit odd
+    # renditions of the command itself better than the command does
+    assert {"text", "neck"} <= set(rec.verifier.decoys("next", assets.matcher.phrases("coach")))
+    assert "knepp" not in rec.verifier.decoys("next", assets.matcher.phrases("coach"))
+
+
+def test_only_uncertain_short_words_get_a_second_look(rec):
+    assert rec.verifier.applies("no") and rec.verifier.applies("next")
+    assert not rec.verifier.applies("no thanks")              # a phrase of several words
+    assert not rec.verifier.applies("absolutely")             # long enough for the phone loop
+    before = rec.verifier.decodes
+    assert rec.verifier.check("no", 0.9, b"", ["no", "yes"], REJECT_BELOW, "x", {}) == 0.9
+    assert rec.verifier.check("no", 0.0, b"", ["no", "yes"], REJECT_BELOW, "x", {}) == 0.0
+    assert rec.verifier.decodes == before                     # neither was decoded again
+
+
+# ---------------------------------------------------------------- real speech
+def test_a_sound_alike_loses_to_its_decoy(assets, rec, tmp_path, every_uncertain):
+    # "snow" and "nose" are one phone from "no": the grammar alone forces them onto "no"
+    # (in the screener that would be an answer nobody gave); with the decoys they lose.
+    phrases = assets.matcher.phrases("yes_no")
+    rows = []
+    for word in ("snow", "nose"):
+        for v, s in VOICES:
+            h = decode(rec, phrases, speak(word, v, s, tmp_path / f"{word}_{v}.wav"))
+            m = assets.matcher.match(h.text, "yes_no", h.confidence, REJECT_BELOW)
+            rows.append((word, v, h.text, m.intent, rec.verifier.last.get("winner")))
+    # wherever the second look ran, the sound-alike was not taken for "no" (where it did not
+    # run, the result is the plain decoder's, as without the stage)
+    assert all(r[3] != "no" for r in rows if r[4] is not None), rows
+    lost = [r for r in rows if r[4] not in (None, "no")]
+    assert len(lost) >= 3, rows     # measured 5 of 6: the stage, not the threshold, decided
+
+
+def test_the_command_survives_its_decoys(assets, rec, tmp_path, every_uncertain):
+    rows = []
+    for ctx, word in (("coach", "next"), ("yes_no", "no")):
+        for v, s in VOICES:
+            h = decode(rec, assets.matcher.phrases(ctx), speak(word, v, s, tmp_path / f"{word}_{v}.wav"))
+            rows.append((word, v, h.text, h.confidence, rec.verifier.last.get("winner")))
+    kept = [r for r in rows if r[2] == r[0] and r[4] == r[0] and r[3] == REJECT_BELOW]
+    assert len(kept) >= 3, rows     # measured 4 of 6 (the others were confident already)
+    # the engine's own grammar is back in place: the next utterance decodes as before
+    h = decode(rec, assets.matcher.phrases("yes_no"), speak("yes", "en-us", 150, tmp_path / "yes.wav"))
+    assert h.text == "yes" and h.confidence >= REJECT_BELOW
+
+
+# ---------------------------------------------------------------- the decoded stretch
+def test_a_short_answer_is_decoded_without_most_of_its_silence():
+    from skill.recognition.span import MAX_SPEECH_SECONDS, speech_span
+    quiet, loud = [100.0] * 50, [1e6] * 40               # 0.5 s silence, 0.4 s of a word
+    first, end = speech_span(quiet + loud + quiet, 10.0, 0.15)
+    assert (first, end) == (50 - 15, 90 + 15)            # the word and 0.15 s either side
+    long_speech = [1e6] * int(MAX_SPEECH_SECONDS * 100 + 20)
+    assert speech_span(quiet + long_speech + quiet, 10.0, 0.15) == (0, 100 + len(long_speech))
+    assert speech_span(quiet + loud + quiet, 10.0, None) == (0, 140)   # cutting turned off
+    assert speech_span([100.0] * 80, 10.0, 0.15) == (0, 80)            # no speech: all of it
+    assert speech_span([], 10.0, 0.15) == (0, 0)
+
+
+def test_an_unreadable_language_model_turns_the_second_look_off_not_recognition(
+        assets, tmp_path, caplog, every_uncertain):
+    from skill.recognition.verify import DecoyVerifier
+    r = PocketSphinxRecognizer()
+    r.verifier = DecoyVerifier(r._decoder, r.full_dictionary, tmp_path / "missing.lm.bin")
+    clip = speak("no", "en-gb", 140, tmp_path / "no.wav")
+    with caplog.at_level("WARNING"):
+        first = decode(r, assets.matcher.phrases("yes_no"), clip)
+        again = decode(r, assets.matcher.phrases("yes_no"), clip)
+    assert first.text == again.text == "no"                 # still decoded, as before the stage
+    assert first.confidence < REJECT_BELOW and r.verifier.last == {}
+    assert caplog.text.count("second look at one-word answers turned off") == 1
+    assert "missing.lm.bin" in caplog.text
+
+
+def test_the_second_look_is_off_where_yes_and_no_are_answers(assets, rec, tmp_path):
+    # yes_no (screener) and pain_confirm: a wrongly accepted answer costs more there than a
+    # question asked again (on the benchmark the stage took yes_no over its false-accept limit)
+    assert verify.OFF_WHERE_ANSWERS <= set(assets.matcher.phrases("yes_no"))
+    assert verify.OFF_WHERE_ANSWERS <= set(assets.matcher.phrases("pain_confirm"))
+    assert not verify.OFF_WHERE_ANSWERS <= set(assets.matcher.phrases("coach"))
+    assert not rec.verifier.short_words(assets.matcher.phrases("yes_no"))   # nor the cut
+    assert rec.verifier.short_words(assets.matcher.phrases("coach"))
+    before = rec.verifier.decodes
+    h = decode(rec, assets.matcher.phrases("yes_no"), speak("no", "en-gb", 140, tmp_path / "no.wav"))
+    assert h.text == "no" and h.confidence < REJECT_BELOW      # uncertain, and left so
+    assert rec.verifier.decodes == before and rec.verifier.last == {}
