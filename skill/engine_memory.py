@@ -12,10 +12,9 @@ as "never said" (so the notice is spoken and the file rewritten). Writing is ato
 """
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
+
+from .json_file import read_json_object, write_json_atomic
 
 FILE_NAME = "engine_notice.json"
 
@@ -27,17 +26,10 @@ def notice_path(data_dir: Path) -> Path:
 def last_said(data_dir: Path) -> tuple[str | None, str | None]:
     """(the notice text last spoken, or None; problem in plain words, or None)."""
     path = notice_path(data_dir)
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None, None
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, f"cannot read {path} ({getattr(exc, 'strerror', None) or exc})"
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError:
-        return None, f"{path} is damaged (not valid JSON)"
-    said = data.get("said") if isinstance(data, dict) else None
+    data, problem = read_json_object(path)
+    if data is None:
+        return None, problem
+    said = data.get("said")
     if not isinstance(said, str):
         return None, f"{path} is damaged (no notice text in it)"
     return said, None
@@ -46,21 +38,8 @@ def last_said(data_dir: Path) -> tuple[str | None, str | None]:
 def remember_said(data_dir: Path, text: str, prompt: str | None = None) -> str | None:
     """Keep `text` as the notice last spoken; the problem in plain words, or None."""
     path = notice_path(data_dir)
-    tmp_name = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp_name = tempfile.mkstemp(prefix=".engine_notice-", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"said": text, "prompt": prompt}, fh, indent=1)
-            fh.write("\n")
-        os.replace(tmp_name, path)
-        tmp_name = None
+        write_json_atomic(path, {"said": text, "prompt": prompt})
     except OSError as exc:
         return f"cannot save {path} ({exc.strerror or exc})"
-    finally:
-        if tmp_name is not None:
-            try:
-                os.unlink(tmp_name)
-            except OSError:
-                pass
     return None

@@ -8,13 +8,13 @@ writes them.
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
-import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, Any
+
+from .json_file import read_json_object, write_json_atomic
 
 FILE_NAME = "preferences.json"
 DETAIL_LEVELS = ("full", "short")
@@ -53,44 +53,21 @@ def load_preferences(data_dir: Path, defaults: Preferences | None = None) -> tup
     Fields that are missing or out of range keep their default; unknown fields are ignored
     (a newer version may have written them)."""
     defaults = defaults or Preferences()
-    path = preferences_path(data_dir)
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    data, problem = read_json_object(preferences_path(data_dir))
+    if problem:
+        return defaults, f"{problem}; using the default settings"
+    if data is None:
         return defaults, None
-    except (OSError, UnicodeDecodeError) as exc:
-        return defaults, f"cannot read {path} ({getattr(exc, 'strerror', None) or exc}); using the default settings"
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError:
-        return defaults, f"{path} is damaged (not valid JSON); using the default settings"
-    if not isinstance(data, dict):
-        return defaults, f"{path} is damaged (not a JSON object); using the default settings"
     return defaults.updated(data), None
 
 
 def save_preferences(data_dir: Path, prefs: Preferences) -> None:
     """Write atomically (owner-only, like the history); raises PreferencesError."""
     path = preferences_path(data_dir)
-    tmp_name = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp_name = tempfile.mkstemp(prefix=".preferences-", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(asdict(prefs), fh, indent=1)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp_name, path)
-        tmp_name = None
+        write_json_atomic(path, asdict(prefs))
     except OSError as exc:
         raise PreferencesError(f"cannot save settings to {path} ({exc.strerror or exc})") from None
-    finally:
-        if tmp_name is not None:
-            try:
-                os.unlink(tmp_name)
-            except OSError:
-                pass
 
 
 def check_writable(data_dir: Path) -> str | None:
