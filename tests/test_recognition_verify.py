@@ -98,8 +98,12 @@ def test_the_command_survives_its_decoys(assets, rec, tmp_path, every_uncertain)
         for v, s in VOICES:
             h = decode(rec, assets.matcher.phrases(ctx), speak(word, v, s, tmp_path / f"{word}_{v}.wav"))
             rows.append((word, v, h.text, h.confidence, rec.verifier.last.get("winner")))
+    # with the noise floor (session 5) most of these are confident at once: measured 2 of 6
+    # kept through the second look (raised to the threshold), 3 confident already, and en-gb
+    # "no" lost to its decoy "note" (rejected: asked again, never another answer)
     kept = [r for r in rows if r[2] == r[0] and r[4] == r[0] and r[3] == REJECT_BELOW]
-    assert len(kept) >= 3, rows     # measured 4 of 6 (the others were confident already)
+    assert len(kept) >= 2, rows
+    assert all(r[2] in ("", r[0]) for r in rows), rows   # never another command
     # the engine's own grammar is back in place: the next utterance decodes as before
     h = decode(rec, assets.matcher.phrases("yes_no"), speak("yes", "en-us", 150, tmp_path / "yes.wav"))
     assert h.text == "yes" and h.confidence >= REJECT_BELOW
