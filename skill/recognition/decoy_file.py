@@ -125,7 +125,8 @@ def build(dialogs: Path | None = None) -> tuple[str, list[str]]:
     # the vocabulary a session loads; the accent variants as its grammars add them. (Its
     # verifier's complaint about the file being rebuilt is beside the point here.)
     quiet = logging.getLogger(verify.__name__)
-    level, quiet.level = quiet.level, logging.ERROR
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
     try:
         rec = PocketSphinxRecognizer(vocabulary=words)
     finally:

@@ -136,8 +136,8 @@ class DecoyVerifier:
                 # said once; every word's decoys are then computed at its first use, as before
                 # the file existed (slower, more memory), so nothing is lost
                 log.warning("%s. The one-word second look computes its decoys when first needed "
-                            "instead (about 1 s and 40 MB more); rebuild the file: %s",
-                            e, decoy_file.BUILD_COMMAND)
+                            "instead (a pause at each first use, about 40 MB more memory); "
+                            "rebuild the file: %s", e, decoy_file.BUILD_COMMAND)
                 self.decoys_file = None
         self._decoys: dict[str, list[tuple[str, str]]] = {}   # word -> its neighbours
         self._homophones: dict[str, set[str]] = {}
