@@ -128,11 +128,10 @@ def make_voice_edges(args: argparse.Namespace, assets: Any,
     `wait_for_microphone(error, attempt)`: called when no microphone opens; returning True
     tries again (a speaker that boots before its USB microphone), False gives up."""
     from .audio.capture import AudioError
-    from .audio.ears import HalfDuplexGate, VoiceEars
-    from .audio.sources import MicrophoneSource, WavFileSource
+    from .audio.ears import HalfDuplexGate
+    from .audio.sources import WavFileSource
     from .audio.tts import DEFAULT_WPM, PyttsxMouth, WavOutMouth
-    from .cli import EXIT_NO_AUDIO, StartupError
-    from .recognition.engines import EngineError, open_recognizer, rejection_threshold
+    from .cli import StartupError
 
     gate = HalfDuplexGate()
     wpm = args.rate or DEFAULT_WPM
@@ -154,6 +153,26 @@ def make_voice_edges(args: argparse.Namespace, assets: Any,
                                 output_device=getattr(args, "output_device", None))
     except AudioError as exc:
         raise StartupError(f"The coach cannot speak: {exc}") from None
+    try:
+        return _open_ears(args, assets, service, extra_words, wait_for_microphone,
+                          source, clock, gate, mouth)
+    except BaseException:
+        # every way out closes the mouth (its espeak folder, its --audio-out file), a signal
+        # too: SIGTERM while serve waits for its microphone raises in there
+        _close(mouth)
+        raise
+
+
+def _open_ears(args: argparse.Namespace, assets: Any, service: bool, extra_words: Iterable[str],
+               wait_for_microphone: Callable[[Exception, int], bool] | None, source: Any,
+               clock: Clock, gate: Any, mouth: Any) -> tuple[Any, Any, Clock, float]:
+    """make_voice_edges after the mouth: the recogniser, then the microphone (`source`, unless
+    a recording is given). The caller closes the mouth when this raises."""
+    from .audio.capture import AudioError
+    from .audio.ears import VoiceEars
+    from .audio.sources import MicrophoneSource
+    from .cli import EXIT_NO_AUDIO, StartupError
+    from .recognition.engines import EngineError, open_recognizer, rejection_threshold
 
     try:
         # the contexts' phrases: PocketSphinx loads only their words; a Vosk model that
@@ -165,7 +184,6 @@ def make_voice_edges(args: argparse.Namespace, assets: Any,
     except EngineError as exc:
         _tell(mouth, f"I can't listen: {exc}", service,
               spoken=prompt_text(assets.prompts, "recogniser_failed"))
-        _close(mouth)
         raise StartupError(f"No speech recogniser could start: {exc}") from None
     if notice:
         # which engine, and how to get the better one. Printed in full at every start; said
@@ -189,7 +207,6 @@ def make_voice_edges(args: argparse.Namespace, assets: Any,
             if wait_for_microphone is None or not wait_for_microphone(exc, attempt):
                 err = StartupError(f"No microphone: {exc} Try `run_assistant.py devices`, or --text to type.")
                 err.exit_code = EXIT_NO_AUDIO
-                _close(mouth)
                 raise err from None
             attempt += 1
             continue

@@ -1,6 +1,9 @@
 """Shared test setup."""
 import os
+import wave
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 # sox dithers with a random seed whenever it resamples or reduces bit depth, so the "same"
@@ -17,6 +20,20 @@ def private_history(tmp_path_factory, monkeypatch):
     # nor the machine's config file: a ~/.config/voice-coach/config.toml would change sessions
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
     monkeypatch.delenv("VOICE_COACH_CONFIG", raising=False)
+
+
+@pytest.fixture(scope="session")
+def quiet_room(tmp_path_factory) -> Path:
+    """40 s of faint room noise as the microphone: with --fast the session's clock is the
+    recording's position, so the recording must outlast what is said before the welcome."""
+    path = tmp_path_factory.mktemp("quiet_room") / "room.wav"
+    noise = np.random.default_rng(5).normal(0.0, 30.0, 16000 * 40)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(np.round(noise).astype("<i2").tobytes())
+    return path
 
 
 def pytest_collection_modifyitems(config, items):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skill.prompts import Prompts, read_dialog_file
+from skill.prompts import read_dialog_file
 from skill.recognition import engines
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,21 +69,6 @@ def test_the_model_check_reads_only_the_phrase_words() -> None:
     asked = set(some_korean) | {"yes", "no", "stop", "[unk]"}
     assert vosk_vocabulary(KO_MODEL, only=asked) == full & asked
     assert vosk_vocabulary(KO_MODEL, only=[]) == set()
-
-
-@pytest.fixture(scope="module")
-def quiet_room(tmp_path_factory) -> Path:
-    """40 s of faint room noise as the microphone: with --fast the session's clock is the
-    recording's position, so the recording must outlast what is said before the welcome."""
-    import wave
-    path = tmp_path_factory.mktemp("notice_room") / "room.wav"
-    noise = np.random.default_rng(3).normal(0.0, 30.0, 16000 * 40)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(np.round(noise).astype("<i2").tobytes())
-    return path
 
 
 @needs_ko

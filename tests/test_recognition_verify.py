@@ -1,29 +1,25 @@
 """The second look at uncertain one-word results (skill/recognition/verify.py): the utterance
 is decoded again with the context's phrases plus sound-alike decoys, and the word is taken
 only if it still wins. Real decoder, real (made) speech; the decoy rule also on a tiny
-dictionary (pure logic)."""
+dictionary (pure logic). The decoys are computed offline (dialogs/en-us/decoys.json,
+skill/recognition/decoy_file.py): the file is checked against a rebuild, and a stale, missing
+or malformed file against the decoys computed at first use."""
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 
 import pytest
 
 import skill.recognition.verify as verify
+from skill.recognition import decoy_file
 from skill.recognition.pocketsphinx_engine import REJECT_BELOW, PocketSphinxRecognizer
-from skill.recognition.verify import neighbours, one_edit
+from skill.recognition.verify import DecoyVerifier, neighbours, one_edit
 
-from test_recognition_accuracy import VOICES, decode, speak
-
-
-@pytest.fixture(scope="module")
-def assets():
-    from skill.cli import DEFAULT_LOCALE_DIR, load_assets
-    return load_assets(DEFAULT_LOCALE_DIR)
-
-
-@pytest.fixture(scope="module")
-def rec() -> PocketSphinxRecognizer:
-    return PocketSphinxRecognizer()
+# the engine and the assets are the accuracy tests' fixtures (the same configuration:
+# load_assets(DEFAULT_LOCALE_DIR), PocketSphinxRecognizer() with the full dictionary)
+from test_recognition_accuracy import VOICES, assets, decode, rec, speak  # noqa: F401
 
 
 @pytest.fixture
@@ -54,12 +50,14 @@ def test_neighbours_leave_out_homophones_and_other_spellings(tmp_path):
 
 def test_decoys_are_everyday_sound_alikes_never_an_answer(assets, rec):
     phrases = assets.matcher.phrases("yes_no")
+    rec.begin(phrases)   # as in a session: the grammar gives its words their accent variants
     decoys = rec.verifier.decoys("no", phrases)
     assert {"go", "so", "snow", "note"} <= set(decoys), decoys
     assert not {"know", "no", "nope", "nah"} & set(decoys)   # a homophone; the answers
     assert len(decoys) <= verify.MAX_DECOYS
     # rare names one phone away ("knepp" for "next") are not decoys: they fit odd
     # renditions of the command itself better than the command does
+    rec.begin(assets.matcher.phrases("coach"))
     assert {"text", "neck"} <= set(rec.verifier.decoys("next", assets.matcher.phrases("coach")))
     assert "knepp" not in rec.verifier.decoys("next", assets.matcher.phrases("coach"))
 
@@ -124,9 +122,10 @@ def test_a_short_answer_is_decoded_without_most_of_its_silence():
 
 def test_an_unreadable_language_model_turns_the_second_look_off_not_recognition(
         assets, tmp_path, caplog, every_uncertain):
-    from skill.recognition.verify import DecoyVerifier
     r = PocketSphinxRecognizer()
-    r.verifier = DecoyVerifier(r._decoder, r.full_dictionary, tmp_path / "missing.lm.bin")
+    # no decoys file: they are computed at first use, and the n-gram model is not there
+    r.verifier = DecoyVerifier(r._decoder, r.full_dictionary, tmp_path / "missing.lm.bin",
+                               decoys_file=None)
     clip = speak("no", "en-gb", 140, tmp_path / "no.wav")
     with caplog.at_level("WARNING"):
         first = decode(r, assets.matcher.phrases("yes_no"), clip)
@@ -149,3 +148,97 @@ def test_the_second_look_is_off_where_yes_and_no_are_answers(assets, rec, tmp_pa
     h = decode(rec, assets.matcher.phrases("yes_no"), speak("no", "en-gb", 140, tmp_path / "no.wav"))
     assert h.text == "no" and h.confidence < REJECT_BELOW      # uncertain, and left so
     assert rec.verifier.decodes == before and rec.verifier.last == {}
+
+
+# ---------------------------------------------------------------- the decoys computed offline
+def test_the_decoys_file_is_what_the_model_and_phrase_lists_give_now():
+    # a .voc, accents.toml or pronunciations.dict edit without a rebuild fails here
+    text, words = decoy_file.build()
+    assert decoy_file.DEFAULT_PATH.read_text(encoding="utf-8") == text, (
+        f"dialogs/en-us/decoys.json is out of date: run {decoy_file.BUILD_COMMAND}")
+    assert {"next", "stop", "no", "five", "hips"} <= set(words)
+    assert "absolutely" not in words      # too long for a second look: no decoys needed
+
+
+def _lm(r: PocketSphinxRecognizer) -> Path:
+    return r.full_dictionary.parent / "en-us.lm.bin"
+
+
+def test_a_session_takes_its_decoys_from_the_file_as_they_were_computed(assets, rec, caplog):
+    # the same decoys as computed at first use (before the file existed), in every context,
+    # with the pronunciations a session's grammar gives each word (accent variants included)
+    computed = DecoyVerifier(rec._decoder, rec.full_dictionary, _lm(rec), decoys_file=None)
+    with caplog.at_level(logging.WARNING, logger=verify.__name__):
+        for ctx in assets.matcher.contexts():
+            phrases = assets.matcher.phrases(ctx)
+            rec.begin(phrases)
+            short = [p for p in phrases if " " not in p and rec.verifier.applies(p)]
+            assert short, ctx
+            for word in short:
+                assert rec.verifier.decoys(word, phrases) == computed.decoys(word, phrases), (ctx, word)
+    assert caplog.text == ""                        # every word was in the file
+    assert rec.verifier._unigrams is None           # and the n-gram model was never read
+    assert computed._unigrams is not None           # (the other way it is)
+
+
+def _entries(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_a_word_missing_from_the_file_is_computed_at_first_use_with_a_warning(
+        assets, rec, tmp_path, caplog):
+    data = _entries(decoy_file.DEFAULT_PATH)
+    del data["words"]["next"]                                  # a phrase added, no rebuild
+    data["words"]["stop"]["pronunciations"] = ["S T AA P S"]   # a pronunciation changed since
+    stale = tmp_path / "decoys.json"
+    stale.write_text(json.dumps(data), encoding="utf-8")
+    phrases = assets.matcher.phrases("coach")
+    rec.begin(phrases)
+    v = DecoyVerifier(rec._decoder, rec.full_dictionary, _lm(rec), decoys_file=stale)
+    with caplog.at_level(logging.WARNING, logger=verify.__name__):
+        got = {w: v.decoys(w, phrases) for w in ("next", "stop", "pause")}
+    assert got == {w: rec.verifier.decoys(w, phrases) for w in got}   # nothing lost
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1, warnings                # said once, naming the words and the fix
+    assert "'next'" in warnings[0] and "'stop'" in warnings[0] and "'pause'" not in warnings[0]
+    assert decoy_file.BUILD_COMMAND in warnings[0] and str(stale) in warnings[0]
+
+
+@pytest.mark.parametrize("content, says", [
+    ("{\"words\": {\"no\": [", "not valid JSON"),
+    ("[1, 2]", "no \"words\" table"),
+    (None, "the entry for 'no' is malformed"),
+    ("other model", "made for another model"),
+    ("missing", "cannot read it"),
+])
+def test_an_unusable_file_is_reported_once_and_the_decoys_computed(
+        assets, rec, tmp_path, caplog, content, says):
+    path = tmp_path / "decoys.json"
+    data = _entries(decoy_file.DEFAULT_PATH)
+    if content is None:
+        data["words"]["no"]["decoys"] = [7]
+        content = json.dumps(data)
+    elif content == "other model":
+        data["fingerprint"]["dictionary"]["bytes"] += 1
+        content = json.dumps(data)
+    if content != "missing":
+        path.write_text(content, encoding="utf-8")
+    phrases = assets.matcher.phrases("coach")
+    rec.begin(phrases)
+    with caplog.at_level(logging.WARNING, logger=verify.__name__):
+        v = DecoyVerifier(rec._decoder, rec.full_dictionary, _lm(rec), decoys_file=path)
+        got = v.decoys("next", phrases)
+    assert got == rec.verifier.decoys("next", phrases)
+    (warning,) = [r.getMessage() for r in caplog.records]   # at start-up; not again per word
+    assert str(path) in warning and says in warning and decoy_file.BUILD_COMMAND in warning, warning
+    assert "Traceback" not in caplog.text
+
+
+def test_the_build_command_writes_and_checks_the_file(tmp_path, capsys):
+    out = tmp_path / "decoys.json"
+    assert decoy_file.main(["--out", str(out), "--check"]) == 1     # not there yet
+    assert "OUT OF DATE" in capsys.readouterr().out
+    assert decoy_file.main(["--out", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == decoy_file.DEFAULT_PATH.read_text(encoding="utf-8")
+    assert decoy_file.main(["--out", str(out), "--check"]) == 0
+    assert "up to date" in capsys.readouterr().out

@@ -294,3 +294,41 @@ def test_serve_started_before_its_microphone_waits_for_it(tmp_path):
     assert "Traceback" not in text, text[-3000:]
     assert sum("I can't hear you" in line for line in log.lines) <= 1, "told once, not at every look"
     assert proc.stdout.read() == ""
+
+
+@pytest.mark.parametrize("mouth", ["speaker", "audio-out"])
+def test_serve_stopped_while_waiting_for_its_microphone_closes_its_speech_output(tmp_path, mouth):
+    """SIGTERM (systemd stopping the unit) while serve waits for a microphone that is not there
+    yet: it stops at once, cleanly, and its speech output is closed like on any other stop
+    (espeak's scratch folder removed, the --audio-out file finished)."""
+    import signal
+    import time
+    import wave
+    PulseDevices, pulse_dir, pulse = private_pulse(tmp_path)   # the speaker is there
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    out = ["--audio-out", str(tmp_path / "out.wav")] if mouth == "audio-out" else []
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run_assistant.py"), "serve", "--engine", "pocketsphinx",
+                             "--no-history", "--skip-screener", *out,
+                             "--input-device", "No Such USB Microphone"],     # not plugged in
+                            env=dict(pulse.env, TMPDIR=str(scratch)), cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = LogWatcher(proc)
+    try:
+        log.wait_for("waiting for one", 60)
+        assert proc.poll() is None, "serve gave up instead of waiting"
+        assert list(scratch.glob("coach-tts-*")), "no speech output open: nothing to check"
+        proc.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        assert proc.wait(timeout=20) == 0
+        stopped_after = time.monotonic() - started
+    finally:
+        end_serve(proc, pulse, pulse_dir)
+    text = "\n".join(log.lines)
+    assert "Traceback" not in text, text[-3000:]
+    assert "stopping while waiting for a microphone" in text, text[-3000:]
+    assert stopped_after < 10, stopped_after            # not after the next look, or a hang
+    assert list(scratch.iterdir()) == [], list(scratch.iterdir())   # the mouth was closed
+    if mouth == "audio-out":
+        with wave.open(str(tmp_path / "out.wav")) as w:    # what it said, in a finished file
+            assert w.getnframes() > w.getframerate()       # the "I can't hear you" notice

@@ -37,19 +37,6 @@ def assert_plain(text: str) -> None:
     assert not re.search(r"\bErr(no|or)\b|\[Errno", text), text
 
 
-@pytest.fixture(scope="module")
-def quiet_room(tmp_path_factory) -> Path:
-    """40 s of faint room noise as the microphone (with --fast its position is the clock)."""
-    path = tmp_path_factory.mktemp("notices_room") / "room.wav"
-    noise = np.random.default_rng(5).normal(0.0, 30.0, 16000 * 40)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(np.round(noise).astype("<i2").tobytes())
-    return path
-
-
 # A real run in its own process (fresh engine state, serve's logging): the mouth's close is
 # wrapped to write down what it really said, in order.
 PROBE = r"""

@@ -16,6 +16,9 @@ homophones of the context's one-word phrases and those phrases themselves (they 
 answers, not decoys). The second decode uses the context's phrases plus the decoys of all
 its short one-word phrases, so speech that was another command can win there too.
 Thresholds and choices were tuned on development clips (BENCHMARKS.md section 1, session 5).
+The decoys of every one-word phrase are computed offline into dialogs/en-us/decoys.json
+(skill/recognition/decoy_file.py) and read at start-up; a word missing there is computed at
+its first use, as before, with a warning.
 """
 from __future__ import annotations
 
@@ -25,6 +28,8 @@ import re
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from . import decoy_file
+from .decoy_file import DecoyFileError, Entry
 from .grammar import jsgf
 from .phones import PHONE_CLASS
 
@@ -112,14 +117,28 @@ class DecoyVerifier:
     engine's own grammar decoder (the engine re-activates its search on the next begin())."""
 
     def __init__(self, decoder, dictionary: Path, language_model: Path,
-                 max_decoys: int = MAX_DECOYS) -> None:
+                 max_decoys: int = MAX_DECOYS,
+                 decoys_file: Path | None = decoy_file.DEFAULT_PATH) -> None:
         """`dictionary`: CMUdict-format, where the decoys are found; `language_model`: the
-        model's n-gram model, whose unigram frequencies tell everyday words from rare ones."""
+        model's n-gram model, whose unigram frequencies tell everyday words from rare ones;
+        `decoys_file`: the decoys computed offline from both (None: always compute them)."""
         self._decoder = decoder
         self._dictionary = Path(dictionary)
         self._language_model = Path(language_model)
-        self._unigrams = None   # loaded (memory-mapped) at the first second look
+        self._unigrams = None   # loaded only when a word's decoys are not in the decoys file
         self.max_decoys = max_decoys
+        self._stored: dict[str, Entry] = {}
+        self.decoys_file = decoys_file
+        if decoys_file is not None:
+            try:
+                self._stored = decoy_file.read(decoys_file, self.fingerprint())
+            except DecoyFileError as e:
+                # said once; every word's decoys are then computed at its first use, as before
+                # the file existed (slower, more memory), so nothing is lost
+                log.warning("%s. The one-word second look computes its decoys when first needed "
+                            "instead (a pause at each first use, about 40 MB more memory); "
+                            "rebuild the file: %s", e, decoy_file.BUILD_COMMAND)
+                self.decoys_file = None
         self._decoys: dict[str, list[tuple[str, str]]] = {}   # word -> its neighbours
         self._homophones: dict[str, set[str]] = {}
         self._searches: dict[tuple[str, ...], str] = {}
@@ -149,23 +168,49 @@ class DecoyVerifier:
     def _off(phrases: Sequence[str]) -> bool:
         return bool(OFF_WHERE_ANSWERS) and OFF_WHERE_ANSWERS <= set(phrases)
 
+    def fingerprint(self) -> dict[str, object]:
+        """What a decoys file must have been computed from to be used here."""
+        return decoy_file.fingerprint(self._dictionary, self._language_model,
+                                      {"min_log10_frequency": MIN_LOG10_FREQUENCY,
+                                       "max_decoys": self.max_decoys})
+
+    def _pronunciations(self, word: str) -> tuple[tuple[str, ...], ...]:
+        prons, k = [], 1
+        spelled = self._decoder.lookup_word(word)
+        while spelled is not None:
+            prons.append(_strip_stress(spelled))
+            k += 1
+            spelled = self._decoder.lookup_word(f"{word}({k})")
+        return tuple(prons)
+
+    def computed(self, words: Iterable[str]) -> dict[str, Entry]:
+        """Each word's decoys computed now from the dictionary and the n-gram model (one pass
+        over the dictionary for all of them), whatever the decoys file says."""
+        wanted = {w: self._pronunciations(w) for w in dict.fromkeys(words)}
+        if not wanted:
+            return {}
+        near, same = neighbours(self._dictionary, {w: list(p) for w, p in wanted.items()})
+        return {w: Entry(wanted[w], frozenset(same[w]), tuple(self._common(near[w])))
+                for w in wanted}
+
     def _prepare(self, words: Iterable[str]) -> None:
-        wanted = {}
-        for w in words:
+        missing = []
+        for w in dict.fromkeys(words):
             if w in self._decoys:
                 continue
-            prons, k = [], 1
-            spelled = self._decoder.lookup_word(w)
-            while spelled is not None:
-                prons.append(_strip_stress(spelled))
-                k += 1
-                spelled = self._decoder.lookup_word(f"{w}({k})")
-            wanted[w] = prons
-        if wanted:
-            near, same = neighbours(self._dictionary, wanted)
-            for w in wanted:
-                self._decoys[w] = self._common(near[w])
-                self._homophones[w] = same[w]
+            stored = self._stored.get(w)
+            if stored is not None and stored.pronunciations == self._pronunciations(w):
+                self._decoys[w], self._homophones[w] = list(stored.decoys), set(stored.homophones)
+            else:
+                missing.append(w)
+        if not missing:
+            return
+        if self.decoys_file is not None:   # (an unusable file was reported at start-up)
+            log.warning("%s has no decoys for %s (or their pronunciations changed since it was "
+                        "built): computing them now; rebuild the file: %s", self.decoys_file,
+                        ", ".join(repr(w) for w in missing), decoy_file.BUILD_COMMAND)
+        for w, entry in self.computed(missing).items():
+            self._decoys[w], self._homophones[w] = list(entry.decoys), set(entry.homophones)
 
     def _common(self, near: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """Everyday words only, most frequent first, by the model's own n-gram unigrams:
