@@ -27,7 +27,7 @@ import re
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from transitions import Machine
 
@@ -390,6 +390,32 @@ class Screener:
         self._p = self._p._replace(tries=tries)
         return repose(kind)
 
+    def _not_an_answer(self, kind: str, pose: Callable[..., None], explain: Callable[[], None],
+                       out_of_tries: Callable[[], None], help_prompt: str = "screener_help",
+                       silence_prompt: str = "screener_silence",
+                       unclear_prompt: str = "screener_unclear") -> None:
+        """What every screener question does with what is not one of its answers: explain,
+        repeat, help, pause, stop, and an unclear try (re-asked, until out of tries)."""
+        if kind == "explain":
+            explain()
+            pose()
+        elif kind in REASK:
+            pose()
+        elif kind == "help":
+            self._say(help_prompt)
+            pose()
+        elif kind == "pause":
+            self._pause()
+        elif kind == "stop":
+            self.halt()
+        else:
+            def repose(k: str) -> bool:
+                self._say(silence_prompt if k == "silence" else unclear_prompt)
+                pose(rephrase=True)
+                return False
+            if self._unclear_try(kind, repose):
+                out_of_tries()
+
     # -------------------------------------------------------------- the opening question
     def on_enter_pain_site(self) -> None:
         self._pose_opening()
@@ -399,28 +425,19 @@ class Screener:
         if kind == "site" and value in SITES:
             self._p = self._p._replace(site=value, tries=0)
             self.site_known()
-        elif kind == "explain":
-            self._out.append(Say(self.questions.opening.explain, prompt=f"screener/{PAIN_SITE}/explain"))
-            self._pose_opening()
-        elif kind in REASK:
-            self._pose_opening()
-        elif kind == "help":
-            self._say("screener_site_help")
-            self._pose_opening()
-        elif kind == "pause":
-            self._pause()
-        elif kind == "stop":
-            self.halt()
         else:
-            def repose(k: str) -> bool:
-                self._say("screener_site_silence" if k == "silence" else "screener_site_unclear")
-                self._pose_opening(rephrase=True)
-                return False
-            if self._unclear_try(kind, repose):
-                # not knowing the site, ask everything: both back and hip questions
-                self._say("screener_site_unknown")
-                self._p = self._p._replace(site="both")
-                self.site_known()
+            self._not_an_answer(
+                kind, self._pose_opening,
+                lambda: self._out.append(Say(self.questions.opening.explain,
+                                             prompt=f"screener/{PAIN_SITE}/explain")),
+                self._site_unknown, help_prompt="screener_site_help",
+                silence_prompt="screener_site_silence", unclear_prompt="screener_site_unclear")
+
+    def _site_unknown(self) -> None:
+        # not knowing the site, ask everything: both back and hip questions
+        self._say("screener_site_unknown")
+        self._p = self._p._replace(site="both")
+        self.site_known()
 
     # -------------------------------------------------------------- the red-flag questions
     def on_enter_question(self) -> None:
@@ -430,26 +447,13 @@ class Screener:
         q = self.questions.get(self._p.current)
         if kind in ("yes", "no"):
             self._record(q.id, kind)
-        elif kind == "explain":
-            self._out.append(Say(q.explain, prompt=f"screener/{q.id}/explain"))
-            self._pose_question()
-        elif kind in REASK:
-            self._pose_question()
-        elif kind == "help":
-            self._say("screener_help")
-            self._pose_question()
-        elif kind == "pause":
-            self._pause()
-        elif kind == "stop":
-            self.halt()
         else:
-            def repose(k: str) -> bool:
-                self._say("screener_silence" if k == "silence" else "screener_unclear")
-                self._pose_question(rephrase=True)
-                return False
-            if self._unclear_try(kind, repose):
+            def unknown() -> None:
                 self._say("screener_unknown")
                 self._record(q.id, "unknown")
+            self._not_an_answer(kind, self._pose_question,
+                                lambda: self._out.append(Say(q.explain, prompt=f"screener/{q.id}/explain")),
+                                unknown)
 
     def _record(self, question_id: str, answer: str) -> None:
         was_capped = self._capped()
@@ -528,26 +532,12 @@ class Screener:
         elif kind == "no":
             self._say("screener_restart")
             self.denied()
-        elif kind == "explain":
-            self._say("screener_readback_explain")
-            self._pose_readback()
-        elif kind in REASK:
-            self._pose_readback()
-        elif kind == "help":
-            self._say("screener_help")
-            self._pose_readback()
-        elif kind == "pause":
-            self._pause()
-        elif kind == "stop":
-            self.halt()
         else:
-            def repose(k: str) -> bool:
-                self._say("screener_silence" if k == "silence" else "screener_unclear")
-                self._pose_readback(rephrase=True)
-                return False
-            if self._unclear_try(kind, repose):
+            def unconfirmed() -> None:
                 self._p = self._p._replace(readback_unknown=True)
                 self.unconfirmed()
+            self._not_an_answer(kind, self._pose_readback,
+                                lambda: self._say("screener_readback_explain"), unconfirmed)
 
     def _reset(self) -> None:
         self._p = _Progress()
@@ -568,24 +558,12 @@ class Screener:
         elif kind in ("no", "stop"):
             self._say("screener_go_ahead_no")
             self.decided()
-        elif kind == "explain":
-            self._say("screener_go_ahead_explain")
-            self._pose_go_ahead()
-        elif kind in REASK:
-            self._pose_go_ahead()
-        elif kind == "help":
-            self._say("screener_help")
-            self._pose_go_ahead()
-        elif kind == "pause":
-            self._pause()
-        else:
-            def repose(k: str) -> bool:
-                self._say("screener_silence" if k == "silence" else "screener_unclear")
-                self._pose_go_ahead(rephrase=True)
-                return False
-            if self._unclear_try(kind, repose):
+        else:   # "stop" was taken as a no above
+            def unclear() -> None:
                 self._say("screener_go_ahead_unclear")  # never an unclear yes
                 self.decided()
+            self._not_an_answer(kind, self._pose_go_ahead,
+                                lambda: self._say("screener_go_ahead_explain"), unclear)
 
     # -------------------------------------------------------------- the outcome
     def on_enter_done(self) -> None:
