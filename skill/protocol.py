@@ -39,6 +39,16 @@ class Tick:
 Event = Union[Utterance, Silence, Tick]
 
 
+def answer_kind(event: Event) -> str | None:
+    """An answer-taking dialog's view of an event: the intent heard, "silence", or None for
+    a timer tick (timers belong to the coach, not to the questions)."""
+    if isinstance(event, Utterance):
+        return event.intent
+    if isinstance(event, Silence):
+        return "silence"
+    return None
+
+
 # ---------------------------------------------------------------- actions (core -> edges)
 @dataclass(frozen=True)
 class Say:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .prompts import Prompts
-from .protocol import Action, Ask, Event, Listen, Record, Say, Silence, Triage, Utterance
+from .protocol import Action, Ask, Event, Listen, Record, Say, Triage, answer_kind
 from .triage import triage
 
 LISTEN_TIMEOUT = 10.0
@@ -90,11 +90,8 @@ class PainCheck:
     def handle(self, event: Event) -> list[Action]:
         if self.finished or self._pending is None:
             return []
-        if isinstance(event, Utterance):
-            kind = event.intent
-        elif isinstance(event, Silence):
-            kind = "silence"
-        else:
+        kind = answer_kind(event)
+        if kind is None:
             return []
         if self._pending in CHECKS:
             self._on_check(kind)
@@ -150,13 +147,7 @@ class PainCheck:
                 self._say("paincheck_help")
             self._ask(check)
             return
-        if kind == "pause":
-            self._say("paincheck_take_time")
-            self._out.append(Listen("yes_no", timeout=None))
-            return
-        if kind == "stop":
-            self._stopped = True
-            self._finish()
+        if self._paused_or_stopped(kind):
             return
         if kind in ("yes", "no"):
             self._answers[check] = kind
@@ -168,6 +159,18 @@ class PainCheck:
             self._ask(CHECKS[index + 1])
             return
         self._after_checks()
+
+    def _paused_or_stopped(self, kind: str) -> bool:
+        """A pause waits with no time limit; a stop ends the check. True if it was either."""
+        if kind == "pause":
+            self._say("paincheck_take_time")
+            self._out.append(Listen("yes_no", timeout=None))
+            return True
+        if kind == "stop":
+            self._stopped = True
+            self._finish()
+            return True
+        return False
 
     def _after_checks(self) -> None:
         if "pain_numbness" in self.result.yes and self.questions is not None:
@@ -198,13 +201,7 @@ class PainCheck:
             self._out.append(Say(q.explain, prompt=f"screener/{q.id}/explain"))
             self._ask_recheck()
             return
-        if kind == "pause":
-            self._say("paincheck_take_time")
-            self._out.append(Listen("yes_no", timeout=None))
-            return
-        if kind == "stop":
-            self._stopped = True
-            self._finish()
+        if self._paused_or_stopped(kind):
             return
         if kind in ("yes", "no"):
             answer = kind

@@ -32,7 +32,7 @@ from typing import Any, Callable, NamedTuple
 from transitions import Machine
 
 from .prompts import Prompts
-from .protocol import Action, Ask, Event, Listen, Record, Say, Silence, Triage, Utterance
+from .protocol import Action, Ask, Event, Listen, Record, Say, Silence, Triage, Utterance, answer_kind
 from .triage import COMBINATIONS, QUESTION_LEVELS, highest_possible, triage
 
 YES_NO = "yes_no"                 # listen context of every yes/no question
@@ -264,11 +264,8 @@ class Screener:
     def handle(self, event: Event) -> list[Action]:
         if self.state in ("idle", "done"):
             return []
-        if isinstance(event, Utterance):
-            kind = event.intent
-        elif isinstance(event, Silence):
-            kind = "silence"
-        else:
+        kind = answer_kind(event)
+        if kind is None:
             return []  # timers are not the screener's
         if kind == "where" and self._p.current is not None:
             self._where()
