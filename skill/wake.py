@@ -97,7 +97,9 @@ FLOORED_BAND_MIN_CONFIDENCE = 0.75
 # audio's confidences run high for sound-alikes too, hence a cut of its own and no band. Chosen on
 # the wake development set (session 6: 12 voices, none of the benchmark's clips; BENCHMARKS.md
 # sec. 5): 10 dB wake phrases 99 -> 106 of 112, sound-alikes at 10 dB 148 -> 156 of 300 (clean: no
-# second look, unchanged), everyday fragments at 15 dB woken: 0 -> 0 of 1,460.
+# second look, unchanged), everyday fragments at 15 dB woken: 0 -> 0 of 1,460 (the highest second
+# look scored 0.69). Re-run on this code, alternating with the first look alone: 99 -> 105,
+# 150 -> 157, 0 -> 0 of 487; it costs ~1.35x the CPU on talk in noise (a second decode of ~40 %).
 SECOND_LOOK_MAX_PHONE_DISTANCE: float | None = 1.0    # None: no second look
 SECOND_LOOK_MIN_CONFIDENCE = 0.9
 # Wake phrases are short: a longer utterance is a sentence that merely contains similar sounds.
