@@ -226,7 +226,10 @@ def _passes(m: dict, max_distance: float, decoys: bool = False, min_confidence: 
     WAKE_BAND_MIN_CONFIDENCE), a confidence in [band_min, cut) wakes only if the decoy stage kept
     the phrase, at any distance up to DECOY_MAX_PHONE_DISTANCE. Where the decoy stage did not run
     (it runs only where the detector needed it) it counts as refused: a lower bound. Audio the
-    detector laid its noise floor under (`floored`) keeps its own cuts (FLOORED_*), as it does."""
+    detector laid its noise floor under (`floored`) keeps its own cuts (FLOORED_*), as it does.
+    A candidate the detector woke on its second look (noise-suppressed audio, its own cut) passes
+    at every setting: that look ran because the shipped rule refused it, so at a stricter setting
+    it would have run too, and at a looser one the first look may take it anyway."""
     from ..wake import (DECOY_MAX_PHONE_DISTANCE, FLOORED_BAND_MIN_CONFIDENCE, FLOORED_MIN_CONFIDENCE,
                         MAX_PHONE_DISTANCE, MAX_WAKE_SECONDS, MIN_WAKE_SECONDS,
                         WAKE_BAND_MIN_CONFIDENCE, WAKE_MIN_CONFIDENCE, wake_confidence)
@@ -237,6 +240,8 @@ def _passes(m: dict, max_distance: float, decoys: bool = False, min_confidence: 
     low = min(cut, band) if decoys else cut
     if not (MIN_WAKE_SECONDS <= m["seconds"] <= MAX_WAKE_SECONDS and m.get("distance") is not None):
         return False
+    if m.get("woke_on_second_look"):
+        return True
     confidence = wake_confidence(m)
     if confidence < low:
         return False
