@@ -35,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="listen contexts to score (default: yes_no,number,coach,menu)")
     p.add_argument("--turns", type=int, default=None, help="latency: spoken turns (default 36; 4 in --quick)")
     p.add_argument("--hours", type=float, default=None,
-                   help="wake-long: hours of never-wake audio (default 0.5; 2 minutes in --quick)")
+                   help="wake-long: hours of never-wake audio (default 0.5; 30 s in --quick)")
 
 
 def _pct(x: float | None) -> str:
@@ -189,8 +189,8 @@ def main(args: argparse.Namespace) -> int:
     if "wake-long" in only:
         from . import wake_long
         if args.quick:
-            report["wake-long"] = wake_long.run(out_dir, hours=args.hours or 2 / 60, jobs=args.jobs,
-                                                chunk_seconds=60.0)
+            report["wake-long"] = wake_long.run(out_dir, hours=args.hours or 30 / 3600, jobs=args.jobs,
+                                                chunk_seconds=30.0)
         else:
             report["wake-long"] = wake_long.run(out_dir, hours=args.hours or 0.5, jobs=args.jobs)
         wake_long.print_wake_long(report["wake-long"])

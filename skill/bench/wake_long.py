@@ -466,15 +466,19 @@ def run(out_dir: Path, hours: float = 0.5, jobs: int = 2, chunk_seconds: float =
     todo = [i for i in range(n) if i not in chunks]
     log(f"wake-long: {n} chunks of {chunk_seconds:g} s in {root}; {len(chunks)} done, {len(todo)} to go")
     E.make_noise(root)                     # once, before the workers race to make it
-    if todo:
-        with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(todo)))) as pool:
+    def report(i: int, s: dict) -> None:
+        chunks[i] = s
+        log(f"  chunk {i}: {s['segments']} segments, {s['grammar_candidates']} candidates, "
+            f"{s['false_wakes']} wakes, decode {s['decode_cpu_seconds']} s CPU, "
+            f"build {s['build_cpu_seconds']} s, wall {s['wall_seconds']} s")
+    if todo and jobs <= 1:
+        for i in todo:
+            report(i, run_chunk(root, i, chunk_seconds, key))
+    elif todo:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
             futures = {i: pool.submit(run_chunk, root, i, chunk_seconds, key) for i in todo}
             for i, f in futures.items():
-                s = f.result()
-                chunks[i] = s
-                log(f"  chunk {i}: {s['segments']} segments, {s['grammar_candidates']} candidates, "
-                    f"{s['false_wakes']} wakes, decode {s['decode_cpu_seconds']} s CPU, "
-                    f"build {s['build_cpu_seconds']} s, wall {s['wall_seconds']} s")
+                report(i, f.result())
     done = [chunks[i] for i in range(n)]
     cands = [c for c in read_candidates(root) if c["chunk"] < n]
     return {"key": key, "chunk_seconds": chunk_seconds, **totals(done, cands)}
