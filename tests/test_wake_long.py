@@ -107,3 +107,11 @@ def test_the_bench_command_runs_it_on_request_only(tmp_path):
     assert "False wakes, long corpus" in res.stdout
     from skill.bench.__main__ import SUITES
     assert "wake-long" not in SUITES        # hours of audio: never part of a default run
+
+
+def test_an_interrupted_run_totals_the_chunks_it_finished(tmp_path):
+    def log(line: str) -> None:
+        if "chunk 0:" in line:
+            raise KeyboardInterrupt
+    res = W.run(tmp_path, hours=3 * 4 / 3600, jobs=1, chunk_seconds=4.0, log=log)
+    assert res["partial"] and res["chunks"] == 1 and res["audio_hours"] == round(4 / 3600, 3)

@@ -457,7 +457,8 @@ def totals(chunks: list[dict], cands: list[dict], top: int = 12) -> dict:
 
 def run(out_dir: Path, hours: float = 0.5, jobs: int = 2, chunk_seconds: float = CHUNK_SECONDS,
         log: Callable[[str], None] = print) -> dict:
-    """Chunks 0..N-1 (N = hours / chunk length, rounded up), done ones reused, `jobs` at a time."""
+    """Chunks 0..N-1 (N = hours / chunk length, rounded up), done ones reused, `jobs` at a time.
+    Interrupted (Ctrl-C), it totals the chunks finished so far ("partial")."""
     root = out_dir / "wake-long"
     root.mkdir(parents=True, exist_ok=True)
     key = fingerprint(corpus_text(), chunk_seconds)
@@ -466,22 +467,34 @@ def run(out_dir: Path, hours: float = 0.5, jobs: int = 2, chunk_seconds: float =
     todo = [i for i in range(n) if i not in chunks]
     log(f"wake-long: {n} chunks of {chunk_seconds:g} s in {root}; {len(chunks)} done, {len(todo)} to go")
     E.make_noise(root)                     # once, before the workers race to make it
+
     def report(i: int, s: dict) -> None:
         chunks[i] = s
         log(f"  chunk {i}: {s['segments']} segments, {s['grammar_candidates']} candidates, "
             f"{s['false_wakes']} wakes, decode {s['decode_cpu_seconds']} s CPU, "
             f"build {s['build_cpu_seconds']} s, wall {s['wall_seconds']} s")
-    if todo and jobs <= 1:
-        for i in todo:
-            report(i, run_chunk(root, i, chunk_seconds, key))
-    elif todo:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
-            futures = {i: pool.submit(run_chunk, root, i, chunk_seconds, key) for i in todo}
-            for i, f in futures.items():
-                report(i, f.result())
-    done = [chunks[i] for i in range(n)]
-    cands = [c for c in read_candidates(root) if c["chunk"] < n]
-    return {"key": key, "chunk_seconds": chunk_seconds, **totals(done, cands)}
+    partial = False
+    try:
+        if todo and jobs <= 1:
+            for i in todo:
+                report(i, run_chunk(root, i, chunk_seconds, key))
+        elif todo:
+            with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+                futures = {i: pool.submit(run_chunk, root, i, chunk_seconds, key) for i in todo}
+                try:
+                    for i, f in futures.items():
+                        report(i, f.result())
+                except KeyboardInterrupt:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+    except KeyboardInterrupt:
+        # what finished is on disk (a worker's chunk in progress is lost): total that
+        partial = True
+        chunks.update({i: s for i in range(n) if i not in chunks and (s := _done(root, i, key)) is not None})
+        log(f"wake-long: interrupted; totals over the {len(chunks)} chunks finished")
+    done = [chunks[i] for i in sorted(chunks)]
+    cands = [c for c in read_candidates(root) if c["chunk"] in chunks]
+    return {"key": key, "chunk_seconds": chunk_seconds, "partial": partial, **totals(done, cands)}
 
 
 def print_wake_long(res: dict) -> None:
