@@ -115,3 +115,14 @@ def test_an_interrupted_run_totals_the_chunks_it_finished(tmp_path):
             raise KeyboardInterrupt
     res = W.run(tmp_path, hours=3 * 4 / 3600, jobs=1, chunk_seconds=4.0, log=log)
     assert res["partial"] and res["chunks"] == 1 and res["audio_hours"] == round(4 / 3600, 3)
+
+
+def test_every_voice_is_a_voice_of_its_own(tmp_path):
+    """espeak-ng quietly ignores some spellings ("en-gb+f4" is plain en-gb): 16 names, 16 voices."""
+    heard = set()
+    for voice in W.VOICES:
+        out = tmp_path / "v.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-w", str(out), "hello there"], check=True,
+                       capture_output=True)
+        heard.add(out.read_bytes())
+    assert len(heard) == len(W.VOICES)

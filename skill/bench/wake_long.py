@@ -43,9 +43,10 @@ LOCALE = ROOT / "dialogs" / "en-us"
 SEEDS = ROOT.parent / "shared" / "seeds"
 VERSION = 1                      # part of the corpus fingerprint: a changed builder makes new chunks
 CHUNK_SECONDS = 900.0
-# espeak-ng's English voices, with and without variants (+f female, +m male, klatt)
+# espeak-ng's English voices, with and without variants (+f female, +m male, klatt); "en-gb+f4"
+# would be plain en-gb (espeak-ng 1.51 drops a variant after "en-gb"), so "en" (the same voice)
 VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-gb-x-rp",
-          "en-029", "en-us-nyc", "en-us+f2", "en-gb+f4", "en-gb-scotland+f3", "en-029+f1",
+          "en-029", "en-us-nyc", "en-us+f2", "en+f4", "en-gb-scotland+f3", "en-029+f1",
           "en-us+m3", "en-gb-x-rp+f5", "en-us-nyc+m5", "en-gb-x-gbclan+klatt")
 RATES_WPM = (130, 150, 165, 180, 200, 220)
 NOISES = ("pink", "brown", "white")
