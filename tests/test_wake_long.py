@@ -126,3 +126,15 @@ def test_every_voice_is_a_voice_of_its_own(tmp_path):
                        capture_output=True)
         heard.add(out.read_bytes())
     assert len(heard) == len(W.VOICES)
+
+
+def test_every_kind_of_scene_is_built(texts, tmp_path):
+    """Noise alone, one talker, two taking turns, a television: chunks of two seconds each."""
+    noises = E.make_noise(tmp_path)
+    small = {k: v[:20] for k, v in texts.items()}
+    talkers = []
+    for i in range(16):
+        pcm, clauses = W.build_chunk(i, 2.0, small, noises, tmp_path)
+        assert pcm.size == 2 * E.RATE and np.abs(pcm).max() > 0
+        talkers.append(len({(c.voice, c.wpm) for c in clauses}))
+    assert 0 in talkers and 1 in talkers     # a chunk of noise alone, a chunk of one talker

@@ -244,8 +244,10 @@ def build_chunk(index: int, seconds: float, texts: dict[str, list[str]], noises:
         if kind == "tv":      # two voices over each other, the second further away
             tracks = [(_Reader(texts, rng, work), 1.0, (0.2, 1.0)),
                       (_Reader(texts, rng, work), 10 ** (-rng.uniform(3, 10) / 20), (0.2, 1.0))]
-        lanes = [tracks] if kind != "tv" else [[tr] for tr in tracks]
-        for lane in lanes:          # a conversation is one lane, its talkers taking turns
+        # a conversation is one lane, its talkers taking turns; the television's talkers each
+        # have a lane of their own (over each other); noise alone has none
+        lanes = [tracks] if kind in ("talk", "conversation") else [[tr] for tr in tracks]
+        for lane in lanes:
             at, turn = int(rng.uniform(0.2, 2.0) * E.RATE), 0
             while at < length:
                 reader, gain, gap = lane[turn % len(lane)]
@@ -414,6 +416,24 @@ def rescore(cands: list[dict], rule: Callable[[dict], bool] = shipped_rule) -> i
     return sum(1 for c in cands if rule(c["measures"]))
 
 
+def rule_sweep(cands: list[dict]) -> dict[str, int]:
+    """False wakes under other limits, from the recorded measures (skill.bench.wake's sweeps):
+    phone-distance limit with and without the decoy stage, and wake-confidence cuts. Where a
+    rule needs the decoy stage's answer and it did not run, the candidate counts as refused."""
+    from ..wake import DECOY_MAX_PHONE_DISTANCE
+    from .wake import CONFIDENCE_CUTS, _passes
+    from ..wake import WAKE_MIN_CONFIDENCE
+    out = {}
+    for limit in (0.5, 0.6, 0.67, 0.75, 1.0):
+        out[f"phones<={limit}"] = sum(1 for c in cands if _passes(c["measures"], limit))
+        if limit <= DECOY_MAX_PHONE_DISTANCE:
+            out[f"phones<={limit}+decoys"] = sum(1 for c in cands if _passes(c["measures"], limit, True))
+    for cut in sorted(set(CONFIDENCE_CUTS) | {WAKE_MIN_CONFIDENCE}):
+        out[f"confidence>={cut}"] = sum(1 for c in cands
+                                        if _passes(c["measures"], DECOY_MAX_PHONE_DISTANCE, True, cut))
+    return out
+
+
 def _confidence(m: dict) -> float:
     from ..wake import wake_confidence
     return float(m["wake_confidence"]) if "wake_confidence" in m else (
@@ -445,6 +465,7 @@ def totals(chunks: list[dict], cands: list[dict], top: int = 12) -> dict:
             "false_wakes_per_hour": round(wakes / hours, 4) if hours else None,
             "upper_95_per_hour": round(poisson_upper(wakes) / hours, 4) if hours else None,
             "rescored_false_wakes": rescore(cands),
+            "rule_sweep": rule_sweep(cands),
             "candidates_by_source": by,
             "decode_cpu_seconds_per_audio_second": round(decode_cpu / seconds, 4) if seconds else None,
             "build_cpu_seconds_per_audio_second":
@@ -457,7 +478,7 @@ def totals(chunks: list[dict], cands: list[dict], top: int = 12) -> dict:
 
 
 def run(out_dir: Path, hours: float = 0.5, jobs: int = 2, chunk_seconds: float = CHUNK_SECONDS,
-        log: Callable[[str], None] = print) -> dict:
+        log: Callable[[str], None] = lambda line: print(line, flush=True)) -> dict:
     """Chunks 0..N-1 (N = hours / chunk length, rounded up), done ones reused, `jobs` at a time.
     Interrupted (Ctrl-C), it totals the chunks finished so far ("partial")."""
     root = out_dir / "wake-long"
