@@ -138,3 +138,17 @@ def test_every_kind_of_scene_is_built(texts, tmp_path):
         assert pcm.size == 2 * E.RATE and np.abs(pcm).max() > 0
         talkers.append(len({(c.voice, c.wpm) for c in clauses}))
     assert 0 in talkers and 1 in talkers     # a chunk of noise alone, a chunk of one talker
+
+
+def test_a_chunk_that_fails_is_reported_and_the_run_goes_on(tmp_path, monkeypatch):
+    real = W.run_chunk
+
+    def run_chunk(root, index, seconds, key, keep_audio=False):
+        if index == 1:
+            raise RuntimeError("espeak-ng -v en-xx ... failed: no such voice")
+        return real(root, index, seconds, key, keep_audio)
+    monkeypatch.setattr(W, "run_chunk", run_chunk)
+    logs: list[str] = []
+    res = W.run(tmp_path, hours=3 * 4 / 3600, jobs=1, chunk_seconds=4.0, log=logs.append)
+    assert res["chunks"] == 2 and res["partial"] and list(res["failed_chunks"]) == [1]
+    assert "no such voice" in res["failed_chunks"][1] and any("chunk 1 FAILED" in line for line in logs)

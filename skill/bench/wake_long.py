@@ -495,17 +495,33 @@ def run(out_dir: Path, hours: float = 0.5, jobs: int = 2, chunk_seconds: float =
         log(f"  chunk {i}: {s['segments']} segments, {s['grammar_candidates']} candidates, "
             f"{s['false_wakes']} wakes, decode {s['decode_cpu_seconds']} s CPU, "
             f"build {s['build_cpu_seconds']} s, wall {s['wall_seconds']} s")
-    partial = False
+    partial, failed = False, {}
+
+    def failure(i: int, exc: Exception) -> None:
+        # one chunk that cannot be made or decoded (a voice missing, a full disk) costs that
+        # chunk, not the hours of the others: said, counted, and the run goes on
+        failed[i] = f"{type(exc).__name__}: {exc}"
+        log(f"  chunk {i} FAILED: {failed[i]}")
     try:
         if todo and jobs <= 1:
             for i in todo:
-                report(i, run_chunk(root, i, chunk_seconds, key))
+                try:
+                    s = run_chunk(root, i, chunk_seconds, key)
+                except Exception as exc:  # noqa: BLE001 - reported, see failure()
+                    failure(i, exc)
+                    continue
+                report(i, s)
         elif todo:
             with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
                 futures = {i: pool.submit(run_chunk, root, i, chunk_seconds, key) for i in todo}
                 try:
                     for i, f in futures.items():
-                        report(i, f.result())
+                        try:
+                            s = f.result()
+                        except Exception as exc:  # noqa: BLE001 - reported, see failure()
+                            failure(i, exc)
+                            continue
+                        report(i, s)
                 except KeyboardInterrupt:
                     pool.shutdown(wait=False, cancel_futures=True)
                     raise
@@ -516,11 +532,15 @@ def run(out_dir: Path, hours: float = 0.5, jobs: int = 2, chunk_seconds: float =
         log(f"wake-long: interrupted; totals over the {len(chunks)} chunks finished")
     done = [chunks[i] for i in sorted(chunks)]
     cands = [c for c in read_candidates(root) if c["chunk"] in chunks]
-    return {"key": key, "chunk_seconds": chunk_seconds, "partial": partial, **totals(done, cands)}
+    return {"key": key, "chunk_seconds": chunk_seconds, "partial": partial or bool(failed),
+            "failed_chunks": failed, **totals(done, cands)}
 
 
 def print_wake_long(res: dict) -> None:
     print("\n== False wakes, long corpus ==")
+    if res.get("failed_chunks"):
+        print(f"!! {len(res['failed_chunks'])} chunks failed (left out of the totals): "
+              + "; ".join(f"{i}: {e}" for i, e in list(res["failed_chunks"].items())[:3]))
     print(f"{res['false_wakes']} false wakes in {res['audio_hours']} h ({res['speech_hours']} h of speech, "
           f"{res['segments']} segments, {res['grammar_candidates']} passed the grammar) = "
           f"{res['false_wakes_per_hour']}/h, 95 % upper bound {res['upper_95_per_hour']}/h; "
