@@ -11,6 +11,8 @@ from pathlib import Path
 from . import engines as bench_engines
 
 SUITES = ("accuracy", "cost", "footprint", "latency", "wake")
+# run only when named in --only (hours of audio: not part of a default run)
+EXTRA_SUITES = ("wake-long",)
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -19,7 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="engines to measure (all: PocketSphinx, and Vosk when an English model is installed)")
     p.add_argument("--model", help="English Vosk model folder")
     p.add_argument("--quick", action="store_true", help="a handful of utterances per suite (smoke run)")
-    p.add_argument("--only", default=",".join(SUITES), help=f"comma-separated suites: {','.join(SUITES)}")
+    p.add_argument("--only", default=",".join(SUITES), help=f"comma-separated suites: {','.join(SUITES + EXTRA_SUITES)} "
+                        f"(default: all but {','.join(EXTRA_SUITES)})")
     p.add_argument("--out", type=Path, default=ROOT / "bench-results", help="results folder (JSON, evalset cache)")
     p.add_argument("--threshold", type=float, default=None,
                    help="rejection threshold for accuracy (default: the assistant's own)")
@@ -31,6 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--contexts", default=None,
                    help="listen contexts to score (default: yes_no,number,coach,menu)")
     p.add_argument("--turns", type=int, default=None, help="latency: spoken turns (default 36; 4 in --quick)")
+    p.add_argument("--hours", type=float, default=None,
+                   help="wake-long: hours of never-wake audio (default 0.5; 30 s in --quick)")
 
 
 def _pct(x: float | None) -> str:
@@ -121,9 +126,10 @@ def main(args: argparse.Namespace) -> int:
     from . import evalset as E
 
     only = [s.strip() for s in args.only.split(",") if s.strip()]
-    unknown = set(only) - set(SUITES)
+    unknown = set(only) - set(SUITES + EXTRA_SUITES)
     if unknown:
-        print(f"Unknown suite(s): {', '.join(sorted(unknown))}. Choose from {', '.join(SUITES)}.", file=sys.stderr)
+        print(f"Unknown suite(s): {', '.join(sorted(unknown))}. Choose from {', '.join(SUITES + EXTRA_SUITES)}.",
+              file=sys.stderr)
         return 2
     out_dir: Path = args.out
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -180,6 +186,14 @@ def main(args: argparse.Namespace) -> int:
         from . import wake
         report["wake"] = wake.run(out_dir, quick=args.quick)
         wake.print_wake(report["wake"])
+    if "wake-long" in only:
+        from . import wake_long
+        if args.quick:
+            report["wake-long"] = wake_long.run(out_dir, hours=args.hours or 30 / 3600, jobs=args.jobs,
+                                                chunk_seconds=30.0)
+        else:
+            report["wake-long"] = wake_long.run(out_dir, hours=args.hours or 0.5, jobs=args.jobs)
+        wake_long.print_wake_long(report["wake-long"])
     report["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     name = ("bench-quick.json" if args.quick else "bench.json" if set(only) == set(SUITES)
             else f"bench-{'-'.join(only)}.json")
