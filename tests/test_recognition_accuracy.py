@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from skill.recognition.base import Hypothesis
-from skill.recognition.pocketsphinx_engine import (DEFAULT_PRONUNCIATIONS, REJECT_BELOW,
+from skill.recognition.pocketsphinx_engine import (DEFAULT_PRONUNCIATIONS, LEXICAL_BAND, REJECT_BELOW,
                                                    PocketSphinxRecognizer, read_pronunciations)
 from skill.recognition.wavio import read_wav
 
@@ -177,18 +177,52 @@ def test_out_of_domain_speech_is_not_understood_in_yes_no(assets, rec, tmp_path)
 
 def test_confidence_combines_the_measures_it_reports(assets, rec, tmp_path):
     # The confidence is a fixed function of gap, uncovered speech and phone distance (the
-    # three measures fitted in session 3); the phones the loop hears for a command are
-    # closer to its pronunciation than those of an unrelated sentence forced onto a phrase.
-    from skill.recognition.pocketsphinx_engine import combined_confidence
+    # three measures fitted in session 3), and of the lexical gap too where the lexical second
+    # look ran (session 6); the phones the loop hears for a command are closer to its
+    # pronunciation than those of an unrelated sentence forced onto a phrase.
+    from skill.recognition.pocketsphinx_engine import combined_confidence, lexical_confidence
     phrases = assets.matcher.phrases("yes_no")
     measured = {}
     for text in ("yes please", "the weather is lovely today"):
         h = decode(rec, phrases, speak(text, "en-us", 150, tmp_path / f"{text[:8]}.wav"))
         assert h.text, text   # the grammar always forces some whole phrase onto these
         m = rec.last_measures
-        assert h.confidence == combined_confidence(m["gap"], m["uncovered"], m["distance"])
+        if "lexical" in m:
+            assert h.confidence == lexical_confidence(m["gap"], m["uncovered"], m["distance"], m["lexical"])
+        else:
+            assert h.confidence == combined_confidence(m["gap"], m["uncovered"], m["distance"])
         measured[text] = m["distance"]
     assert measured["yes please"] < measured["the weather is lovely today"], measured
+
+
+def test_lexical_confidence_rises_with_the_lexical_gap_and_falls_with_the_others():
+    from skill.recognition.pocketsphinx_engine import lexical_confidence
+    mid = lexical_confidence(0.0, 0.0, 0.6, 15.0)
+    assert lexical_confidence(0.0, 0.0, 0.6, 25.0) > mid > lexical_confidence(0.0, 0.0, 0.6, 5.0)
+    assert lexical_confidence(0.0, 0.0, 0.9, 15.0) < mid and lexical_confidence(0.0, 0.3, 0.6, 15.0) < mid
+    assert lexical_confidence(0.0, 0.0, float("inf"), 15.0) == 0.0
+
+
+def test_the_lexical_look_tells_a_command_from_everyday_words(assets, rec, tmp_path):
+    # Session 6: an uncertain result of several words is decoded again with the phrase alone
+    # and with a loop of everyday words. A command fits its phrase far better than the loop
+    # does; everyday speech forced onto a phrase fits it barely better than the loop. (The band
+    # is opened here so that the look runs whatever the first confidence.)
+    phrases = assets.matcher.phrases("coach")
+    lexical = {}
+    rec.lexical_band = (0.0, 1.01)
+    try:
+        for text in ("take a break", "repeat that please", "my phone is in the kitchen",
+                     "we went to the cinema"):
+            h = decode(rec, phrases, speak(text, "en-us", 150, tmp_path / f"lex_{text[:6]}.wav"))
+            if len(h.text.split()) > 1:
+                lexical[text] = rec.last_measures["lexical"]
+    finally:
+        rec.lexical_band = LEXICAL_BAND
+    commands = [lexical[t] for t in ("take a break", "repeat that please")]
+    others = [v for t, v in lexical.items() if t not in ("take a break", "repeat that please")]
+    assert others, lexical   # the grammar forces some phrase of several words onto them
+    assert min(commands) > max(others) + 3, lexical
 
 
 # ---------------------------------------------------- British speakers (session 4)
@@ -204,15 +238,17 @@ BRITISH = [("yes_no", "no", "no", "en-gb", 175),
 @pytest.fixture(scope="module")
 def british(assets, tmp_path_factory) -> dict[str, list[tuple[str, str]]]:
     """(expected intent, heard intent) per case, with and without the accent variants.
-    Decoded without session 5's noise floor, as the variants were measured (session 4): with
-    the floor these three clips come out differently both ways (the floor's own effect by
-    voice is in BENCHMARKS.md section 1)."""
+    Decoded without session 5's noise floor and session 6's lexical second look, as the
+    variants were measured (session 4): with the floor these three clips come out differently
+    both ways (the floor's own effect by voice is in BENCHMARKS.md section 1), and the lexical
+    look alone wins back "no thank you" without the variants."""
     from skill.bench.evalset import read_pcm
     from skill.bench.evalset import speak as speak_16k
     d = tmp_path_factory.mktemp("british")
     out: dict[str, list[tuple[str, str]]] = {}
     for label, rec in (("with", PocketSphinxRecognizer(floor_below_db=None)),
                        ("without", PocketSphinxRecognizer(accents=None, floor_below_db=None))):
+        rec.lexical_band = None
         rows = []
         for ctx, text, intent, voice, wpm in BRITISH:
             wav = d / f"{text.replace(' ', '_')}_{voice}_{wpm}.wav"
