@@ -40,7 +40,8 @@ def assert_plain(text: str) -> None:
 # A real run in its own process (fresh engine state, serve's logging): the mouth's close is
 # wrapped to write down what it really said, in order.
 PROBE = r"""
-import json, sys
+import faulthandler, json, signal, sys
+faulthandler.register(signal.SIGUSR1, all_threads=True)   # where it hangs, if it does (stderr)
 from skill import cli
 from skill.audio import tts
 real_close = tts.WavOutMouth.close
@@ -296,7 +297,13 @@ def test_an_unplugged_microphone_is_said_plainly_and_printed_in_full(tmp_path: P
         log.wait_for("working again", 30, after=lost)
         time.sleep(4.0)                                   # saying so
         proc.send_signal(signal.SIGTERM if mode == "serve" else signal.SIGINT)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            # seen once in a full run on a loaded machine: say where every thread was
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(2.0)
+            pytest.fail("no exit within 30 s of the signal; its threads and log:\n" + "\n".join(log.lines[-80:]))
     finally:
         end_serve(proc, pulse, pulse_dir)
     text = "\n".join(log.lines)
