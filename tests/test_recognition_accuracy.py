@@ -225,6 +225,25 @@ def test_the_lexical_look_tells_a_command_from_everyday_words(assets, rec, tmp_p
     assert min(commands) > max(others) + 3, lexical
 
 
+def test_the_lexical_look_does_not_grow_with_the_phrases_it_looks_at(assets, rec, tmp_path):
+    # Session 7: a pair of searches kept per phrase looked at grew the process by ~12 MB per
+    # phrase with the full dictionary (2 MB with the product's small one): a day of answers
+    # would have used gigabytes. The two searches are rebuilt for each new phrase instead.
+    phrases = assets.matcher.phrases("coach")
+    decode(rec, phrases, speak("take a break", "en-us", 150, tmp_path / "grow.wav"))
+    pcm = read_wav(tmp_path / "grow.wav", rec.sample_rate)
+    several = [p for p in phrases if len(p.split()) > 1][:12]
+    rec._lexical_look(several[0], pcm, 0.5)      # the first look builds the searches
+
+    def rss_mb() -> float:
+        return int(Path("/proc/self/status").read_text().split("VmRSS:")[1].split()[0]) / 1024
+    before = rss_mb()
+    for phrase in several[1:]:
+        rec._lexical_look(phrase, pcm, 0.5)
+    assert rss_mb() - before < 30, f"{rss_mb() - before:.1f} MB for {len(several) - 1} more phrases"
+    assert rec._lexical_phrase == several[-1]      # every look rebuilt them, for its own phrase
+
+
 # ---------------------------------------------------- British speakers (session 4)
 # The dictionary spells only US pronunciations; the accent variants (skill/recognition/
 # accents.py, dialogs/en-us/accents.toml) give a British "no" [n@U] or BATH-vowel "faster" a

@@ -292,7 +292,10 @@ class PocketSphinxRecognizer:
         self._span_start = 0   # frames cut off the utterance's start before decoding
         # the lexical second look at uncertain results of several words (None: off)
         self.lexical_band: tuple[float, float] | None = LEXICAL_BAND
-        self._lexical_searches: dict[tuple[str, str], str] = {}   # (kind, phrase) -> search
+        # the phrase the two lexical searches ("lexical-phrase", "lexical-loop") were built for:
+        # rebuilt (~2 ms each) when another phrase is looked at, never one pair per phrase,
+        # which grew the process by 2-12 MB per phrase (BENCHMARKS.md section 4, session 7)
+        self._lexical_phrase: str | None = None
 
     # vocabulary ------------------------------------------------------------------
     def _add_pronunciations(self, path: str | Path) -> list[str]:
@@ -643,20 +646,16 @@ class PocketSphinxRecognizer:
         """The confidence of an uncertain several-word result after decoding `pcm` again with
         the phrase alone and with a loop of everyday words (see LEXICAL_BAND); unchanged when
         either decode finds nothing."""
+        if self._lexical_phrase != phrase:
+            own = set(phrase.split())
+            loop = [w for w in GARBAGE_WORDS if w not in own and self._decoder.lookup_word(w)]
+            # re-adding a search under the same name replaces (and frees) the old one
+            self._decoder.add_jsgf_string("lexical-phrase", jsgf([phrase], name="lexical"))
+            self._decoder.add_jsgf_string("lexical-loop", "#JSGF V1.0;\ngrammar lexical;\npublic <loop> = ("
+                                          + " | ".join(loop) + ")+;\n")
+            self._lexical_phrase = phrase
         scores = []
-        for kind in ("phrase", "loop"):
-            name = self._lexical_searches.get((kind, phrase))
-            if name is None:
-                if kind == "phrase":
-                    grammar = jsgf([phrase], name="lexical")
-                else:
-                    own = set(phrase.split())
-                    loop = [w for w in GARBAGE_WORDS if w not in own and self._decoder.lookup_word(w)]
-                    grammar = ("#JSGF V1.0;\ngrammar lexical;\npublic <loop> = ("
-                               + " | ".join(loop) + ")+;\n")
-                name = f"lex{len(self._lexical_searches)}"
-                self._decoder.add_jsgf_string(name, grammar)
-                self._lexical_searches[(kind, phrase)] = name
+        for name in ("lexical-phrase", "lexical-loop"):
             self._decoder.activate_search(name)
             self._decoder.start_utt()
             self._decoder.process_raw(pcm, False, True)
