@@ -317,9 +317,14 @@ class WakeRecognizer:
         # one engine between wake and session, so the floor is swapped for this decode only.
         shared = hasattr(self.engine, "floor_below_db")
         floor = getattr(self.engine, "floor_below_db", None)
+        # the commands' lexical second look too: the wake rule reads measures, not the engine's
+        # confidence, so on a shared engine it would only cost two decodes per candidate
+        lexical = getattr(self.engine, "lexical_band", None)
         try:
             if shared:
                 self.engine.floor_below_db = self.floor_below_db
+            if lexical is not None:
+                self.engine.lexical_band = None
             hyp = self.engine.finish()
             # (the engine knows whether it laid its floor under this utterance)
             floored = bool(hyp.text) and self.floor_below_db is not None and \
@@ -327,6 +332,8 @@ class WakeRecognizer:
         finally:
             if shared:
                 self.engine.floor_below_db = floor
+            if lexical is not None:
+                self.engine.lexical_band = lexical
         return hyp, floored
 
     def _judge(self, hyp: Hypothesis, floored: bool, pcm: bytes, seconds: float, cut: float,
