@@ -194,9 +194,6 @@ class WakeRecognizer:
             # ~100 MB and a slower start for a grammar of a few words
             engine = PocketSphinxRecognizer(vocabulary=" ".join(phrases + decoys).split(),
                                             floor_below_db=None)  # finish() sets the detector's own
-            # the wake rule reads the engine's measures, not its confidence: the commands'
-            # lexical second look would only cost two more decodes per candidate
-            engine.lexical_band = None
         self.engine = engine
         # the noise floor this detector decodes with (None: none; FLOORED_* cuts where it is added)
         self.floor_below_db = floor_below_db
