@@ -46,6 +46,11 @@ def _clean(phrases: Iterable[str]) -> list[str]:
     return list(out)
 
 
+def word_loop(words: Iterable[str]) -> str:
+    """A JSGF rule body: one or more of `words`, in any order."""
+    return f"({' | '.join(words)})+"
+
+
 def jsgf(phrases: Iterable[str], garbage_words: Iterable[str] = (),
          garbage_weight: float = 1e-30, name: str = "phrases") -> str:
     """A JSGF grammar accepting exactly the phrases, or (when garbage_words is given)
@@ -61,7 +66,7 @@ def jsgf(phrases: Iterable[str], garbage_words: Iterable[str] = (),
     if garbage:
         lines.append(f"public <utterance> = /1/ <phrase> | /{garbage_weight:g}/ <garbage>;")
         lines.append(f"<phrase> = {alts};")
-        lines.append(f"<garbage> = ({' | '.join(garbage)})+;")
+        lines.append(f"<garbage> = {word_loop(garbage)};")
     else:
         lines.append(f"public <utterance> = {alts};")
     return "\n".join(lines) + "\n"

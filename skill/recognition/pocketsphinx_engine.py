@@ -33,7 +33,7 @@ import numpy as np
 
 from .accents import DEFAULT_RULES as DEFAULT_ACCENTS, AccentRules, british_variants, load_rules
 from .base import Hypothesis
-from .grammar import GrammarError, jsgf, phrase_words
+from .grammar import GrammarError, jsgf, phrase_words, word_loop
 from .phones import relative_distance, speech_phones
 from .span import speech_span
 from .verify import DecoyVerifier
@@ -651,8 +651,8 @@ class PocketSphinxRecognizer:
             loop = [w for w in GARBAGE_WORDS if w not in own and self._decoder.lookup_word(w)]
             # re-adding a search under the same name replaces (and frees) the old one
             self._decoder.add_jsgf_string("lexical-phrase", jsgf([phrase], name="lexical"))
-            self._decoder.add_jsgf_string("lexical-loop", "#JSGF V1.0;\ngrammar lexical;\npublic <loop> = ("
-                                          + " | ".join(loop) + ")+;\n")
+            self._decoder.add_jsgf_string("lexical-loop",
+                                          f"#JSGF V1.0;\ngrammar lexical;\npublic <loop> = {word_loop(loop)};\n")
             self._lexical_phrase = phrase
         scores = []
         for name in ("lexical-phrase", "lexical-loop"):
