@@ -153,7 +153,7 @@ class PainCheck:
             self._answers[check] = kind
         else:
             self._answers[check] = "unclear"
-            self._say("paincheck_unclear_as_yes")
+            self._say("paincheck_unsure_as_yes" if kind == "unsure" else "paincheck_unclear_as_yes")
         index = CHECKS.index(check)
         if index + 1 < len(CHECKS):
             self._ask(CHECKS[index + 1])

@@ -8,7 +8,8 @@ Safety rules this module keeps:
 - An answer that is not clearly yes or no (a rejected phrase, silence, any other intent)
   is asked again in other words; after MAX_TRIES unclear tries the question counts as
   "unknown", and any unknown keeps the outcome at `clinician` or above. Silence is an
-  unclear try, never an answer.
+  unclear try, never an answer; so is "I don't know" (intent `unsure`), which is answered
+  with the question's explanation instead of its rephrasing.
 - An answer that makes the outcome `emergency` ends the questions at once with the advice.
   Questions are also no longer asked once no answer to them could change the level.
 - After MAX_UNKNOWN unknown answers the voice channel is not working well enough for a
@@ -407,8 +408,13 @@ class Screener:
             self.halt()
         else:
             def repose(k: str) -> bool:
-                self._say(silence_prompt if k == "silence" else unclear_prompt)
-                pose(rephrase=True)
+                if k == "unsure":
+                    # "I don't know": say what the question means, then ask it again
+                    explain()
+                    pose()
+                else:
+                    self._say(silence_prompt if k == "silence" else unclear_prompt)
+                    pose(rephrase=True)
                 return False
             if self._unclear_try(kind, repose):
                 out_of_tries()

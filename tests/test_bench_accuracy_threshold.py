@@ -2,6 +2,8 @@
 table (pure bookkeeping over decoded records; the real matcher, no audio)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from skill.bench.accuracy import best_at_false_accepts, by_voice, score
@@ -36,3 +38,17 @@ def test_best_threshold_keeps_the_most_commands_within_the_false_accept_limits(m
     assert loose["threshold"] == 0.0 and loose["commands/all/all:correct"] == pytest.approx(2 / 3, abs=1e-3)
     voices = by_voice(score(records, best["threshold"], matcher, items), items)
     assert voices["en-gb"]["rejected"] == 1.0 and voices["en-us"]["total"] == 2
+
+
+def test_out_of_domain_sentences_are_scored_only_where_they_are_no_phrase(matcher):
+    # "i don't know" became a phrase of yes_no (intent unsure): heard as such it is right there,
+    # so it is scored out-of-domain only in the other contexts
+    from skill.bench.accuracy import tasks_for
+    from skill.bench.evalset import EvalSet
+    ood = [Item(f"o{i}", "ood", "*", text, "none", None, "en-us", 140, "clean", None, "x.wav")
+           for i, text in enumerate(("i don't know", "the bus was late"))]
+    evalset = EvalSet(Path("."), ood)
+    contexts = ["yes_no", "coach"]
+    pairs = {(c, it.text) for c, it in tasks_for(evalset, contexts, matcher)}
+    assert pairs == {("coach", "i don't know"), ("yes_no", "the bus was late"), ("coach", "the bus was late")}
+    assert len(tasks_for(evalset, contexts)) == 4     # without a matcher: every context

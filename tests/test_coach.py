@@ -288,6 +288,7 @@ COMMANDS = {
     "no": "nope",
     "pain": "it hurts",
     "gibberish": "purple elephants dancing",
+    "unsure": "i don't know",   # an answer (intent unsure) only where yes/no is asked
 }
 
 
@@ -306,6 +307,8 @@ def _exp(state: str, command: str) -> Expect:
     """What a sensible coach does for `command` in `state`."""
     timed = state in ("counting", "holding", "resting")
     same = state
+    if command == "unsure":     # "I don't know" answers none of the coach's own questions
+        return _exp(state, "gibberish")
     if command == "gibberish":
         if state == "confirm_pain":     # never "sorry" and move on: the read-back question again
             return Expect(same, ("pain_confirm_reprompt",), no_says=("sorry",))

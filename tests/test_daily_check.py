@@ -60,3 +60,10 @@ def test_an_answer_while_paused_is_taken() -> None:
     check.handle(Utterance("pause"))
     out = check.handle(Utterance("yes"))
     assert "daily_check_full" in _said(out) and check._full is not None
+
+
+def test_i_dont_know_runs_the_full_screener() -> None:
+    # not sure whether anything has changed since last time: the safe answer is the full screen
+    check = _check()
+    out = check.handle(Utterance("unsure"))
+    assert "daily_check_full" in _said(out) and check._full is not None and not check.finished

@@ -21,7 +21,8 @@ from skill.screener import load_questions
 REPO = Path(__file__).resolve().parents[1]
 LOCALE = REPO / "dialogs" / "en-us"
 QS = load_questions(LOCALE)
-TURNS = {"yes": Utterance("yes"), "no": Utterance("no"), "unclear": Utterance("none"), "silence": Silence()}
+TURNS = {"yes": Utterance("yes"), "no": Utterance("no"), "unclear": Utterance("none"), "silence": Silence(),
+         "unsure": Utterance("unsure")}   # "I don't know"
 
 
 def prompts() -> Prompts:
@@ -73,6 +74,8 @@ def test_every_answer_sequence_of_the_four_checks():
             asked.append(cid)
             assert not check.finished
             actions = check.handle(TURNS[said])
+            if said == "unsure":   # told why it counts as a yes, in words for "I don't know"
+                assert "paincheck_unsure_as_yes" in [getattr(a, "prompt", "") for a in actions]
         assert check.finished and asked == list(CHECKS)
         assert not any(isinstance(a, (Listen, Ask, End)) for a in actions)
         records = [a for a in actions if isinstance(a, Record)]
@@ -80,7 +83,7 @@ def test_every_answer_sequence_of_the_four_checks():
         not_no = {c for c, said in zip(CHECKS, combo) if said != "no"}
         r = check.result
         assert set(r.yes) == not_no, "an unclear answer counts as yes"
-        assert set(r.unclear) == {c for c, said in zip(CHECKS, combo) if said in ("unclear", "silence")}
+        assert set(r.unclear) == {c for c, said in zip(CHECKS, combo) if said in ("unclear", "silence", "unsure")}
         assert check.decision == decide(not_no)
         if check.decision == "continue":
             assert combo == ("no",) * 4, "continue only after four clear noes"
@@ -90,7 +93,7 @@ def test_every_answer_sequence_of_the_four_checks():
         assert records[0].data["decision"] == check.decision
         assert check.handle(Utterance("yes")) == []
         paths += 1
-    assert paths == 4 ** 4
+    assert paths == len(TURNS) ** 4
 
 
 def test_every_answer_sequence_of_the_neurological_recheck():

@@ -312,11 +312,20 @@ class Explorer:
         assert Ask(p) in resumed and s.snapshot() == snap
         # anything else is unclear, exactly like a rejected phrase
         s.restore(snap)
-        s.handle(UNCLEAR)
+        unclear = s.handle(UNCLEAR)
         after_unclear = s.snapshot()
         s.restore(snap)
         s.handle(Utterance("number", 3) if p != PAIN_SITE else Utterance("yes"))
         assert s.snapshot() == after_unclear
+        # "I don't know" is an unclear try too, never an answer; re-asked, it is the question's
+        # explanation that is said before it instead of its rephrasing
+        s.restore(snap)
+        unsure = s.handle(Utterance("unsure"))
+        assert s.snapshot() == after_unclear
+        assert [a for a in unsure if not isinstance(a, Say)] == [a for a in unclear if not isinstance(a, Say)]
+        if Ask(p) in unclear:
+            said = [a.prompt for a in unsure if isinstance(a, Say)]
+            assert "explain" in said[0] and not any(x.endswith("unclear") for x in said), said
         # a timer tick is not for the screener
         s.restore(snap)
         assert s.handle(Tick("hold")) == [] and s.snapshot() == snap

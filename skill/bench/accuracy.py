@@ -110,11 +110,19 @@ def in_naive_subset(item: Item, stride: int) -> bool:
     return int(hashlib.sha1(base.encode()).hexdigest()[:8], 16) % stride == 0
 
 
-def tasks_for(evalset: EvalSet, contexts: Iterable[str]) -> list[tuple[str, Item]]:
+def out_of_domain_in(text: str, context: str, matcher: Matcher | None) -> bool:
+    """Whether an out-of-domain sentence is scored in `context`: only where it is no phrase of
+    the context. ("i don't know" and "i'm not sure" became phrases of yes_no in session 8,
+    intent `unsure`; taking them as such is right, not a false accept.)"""
+    return matcher is None or matcher.match(text, context).intent == REJECTED
+
+
+def tasks_for(evalset: EvalSet, contexts: Iterable[str],
+              matcher: Matcher | None = None) -> list[tuple[str, Item]]:
     out = []
     for it in evalset.items:
         if it.kind == "ood":
-            out += [(c, it) for c in contexts]
+            out += [(c, it) for c in contexts if out_of_domain_in(it.text, c, matcher)]
         elif it.context in contexts:
             out.append((it.context, it))
     return out
@@ -226,7 +234,7 @@ def naive_score(free: list[dict], evalset: EvalSet, contexts: Iterable[str], mat
     for r in free:
         it = items[r["id"]]
         for ctx in (contexts if it.kind == "ood" else [it.context]):
-            if ctx not in spotters:
+            if ctx not in spotters or (it.kind == "ood" and not out_of_domain_in(it.text, ctx, matcher)):
                 continue
             got = spotters[ctx].spot(r["text"])
             out.append({**r, "context": ctx, "kind": it.kind, "noise": it.noise,
@@ -252,7 +260,7 @@ def run(spec: bench_engines.EngineSpec, evalset: EvalSet, matcher: Matcher, loca
     items = {i.id: i for i in evalset.items}
     pool = _pool(spec, locale_dir, evalset.root, jobs)
     try:
-        tasks = tasks_for(evalset, contexts)
+        tasks = tasks_for(evalset, contexts, matcher)
         try:
             bench_engines.check_available()
             if threshold is None:
