@@ -2,7 +2,8 @@
 
 Pure: int16 (or float, int16 scale) samples in, events out; no clocks, no devices.
 
-Frames of 20 ms are speech when their level is `start_db` above an adaptive noise floor
+Frames of 20 ms are speech when their level (above SPEECH_HIGHPASS_HZ) is `start_db` above
+an adaptive noise floor
 (`continue_db` once an utterance has started, so quiet word endings are kept). The floor
 follows the quietest recent level: it drops at once and rises slowly, so it tracks a fan
 or traffic but not the speech itself. An utterance starts after `min_speech` of speech
@@ -36,6 +37,15 @@ from dataclasses import dataclass
 import numpy as np
 
 SILENCE_DB = -100.0
+# The level that decides speech is taken above this frequency only (a high-pass). Rumble
+# (traffic, a fridge, a fan: brown-like noise, most of its energy under 200 Hz) swings its 20 ms
+# level by more than start_db at any SNR, so with the full-band level steady brown noise at
+# 20 dB SNR turned nearly every utterance into a 6 s max_length cut: 10 of 206 development wake
+# phrases and sound-alikes endpointed; 206 of 206 with the high-pass (10 dB: 9 -> 205; pink
+# 5 dB: 155 -> 182; clean and pink 10 dB unchanged; BENCHMARKS.md section 2, session 8). A
+# per-frame FFT band level was tried first: its window dulls a word's edge at a frame's edge,
+# and "take a break" with a 0.3 s pause split in two (tests/test_endpoint.py).
+SPEECH_HIGHPASS_HZ = 200.0
 
 
 @dataclass(frozen=True)
@@ -107,12 +117,32 @@ def level_db(frame: np.ndarray) -> float:
     return max(SILENCE_DB, 20.0 * np.log10(rms / 32768.0))
 
 
+class HighPassLevel:
+    """Level in dB re int16 full scale of a frame after a linear-phase FIR high-pass (windowed
+    sinc, `cutoff` Hz), filtered as one continuous stream: no per-frame window, so a word's
+    edge at a frame's edge reads as loud as the full-band level would read it."""
+
+    def __init__(self, sample_rate: int, cutoff: float = SPEECH_HIGHPASS_HZ, taps: int = 257) -> None:
+        n = np.arange(taps) - (taps - 1) / 2
+        lowpass = np.sinc(2.0 * cutoff / sample_rate * n) * np.hamming(taps)
+        lowpass /= lowpass.sum()
+        self.kernel = -lowpass
+        self.kernel[(taps - 1) // 2] += 1.0
+        self._tail = np.zeros(taps - 1)
+
+    def __call__(self, frame: np.ndarray) -> float:
+        x = np.concatenate([self._tail, frame])
+        self._tail = x[-self._tail.size:]
+        return level_db(np.convolve(x, self.kernel, mode="valid"))
+
+
 class Endpointer:
     def __init__(self, sample_rate: int, config: EndpointConfig | None = None) -> None:
         self.rate = int(sample_rate)
         self.config = config or EndpointConfig()
         c = self.config
         self.frame = max(1, int(round(c.frame_seconds * self.rate)))
+        self._level = HighPassLevel(self.rate, SPEECH_HIGHPASS_HZ)
         self._pending = np.zeros(0, dtype=np.float64)
         self._fed = 0                      # samples consumed into whole frames so far
         self.floor_db: float | None = None
@@ -165,7 +195,7 @@ class Endpointer:
 
     def _frame(self, frame: np.ndarray) -> list[EndpointEvent]:
         c = self.config
-        level = level_db(frame)
+        level = self._level(frame)
         if not self.in_speech:
             speech = level > self._threshold(c.start_db)
             self._pre.append(frame)
