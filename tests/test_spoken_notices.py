@@ -42,6 +42,10 @@ def assert_plain(text: str) -> None:
 PROBE = r"""
 import faulthandler, json, signal, sys
 faulthandler.register(signal.SIGUSR1, all_threads=True)   # where it hangs, if it does (stderr)
+# Ctrl-C as from a terminal: a test run started in the background (`.ci/run &`, nohup) hands its
+# children SIGINT ignored, and the coach then rightly never sees the SIGINT sent below (session 8:
+# the "no exit within 30 s" failures of sessions 7 and 8 were all in such runs).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from skill import cli
 from skill.audio import tts
 real_close = tts.WavOutMouth.close
