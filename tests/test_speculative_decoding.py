@@ -19,8 +19,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from skill.audio.ears import VoiceEars  # noqa: E402
-from skill.audio.endpoint import (EndpointConfig, Endpointer, SpeechEnd, SpeechPause,  # noqa: E402
-                                  SpeechResume, SpeechStart)
+from skill.audio.endpoint import (EndpointConfig, Endpointer, HighPassLevel, SpeechEnd,  # noqa: E402
+                                  SpeechPause, SpeechResume, SpeechStart)
 from skill.audio.sources import AudioBlock, EndOfAudio, WavFileSource  # noqa: E402
 from skill.clock import VirtualClock  # noqa: E402
 from skill.edges import Heard  # noqa: E402
@@ -31,6 +31,9 @@ BLOCK = 320            # 20 ms, as the microphone delivers
 PRE = 0.2              # silence before the speech in what the recogniser gets (0.3 s pre-roll,
                        # the last 0.1 s of it the speech that started the utterance)
 rng = np.random.default_rng(3)
+# The level is judged after a linear-phase high-pass whose lag carries a tone that stops at a
+# frame's edge into the next frame: the last speech frame ends this much after the burst.
+SMEAR = -(-HighPassLevel(RATE).lag // BLOCK) * BLOCK / RATE
 
 
 def burst(seconds: float) -> np.ndarray:
@@ -58,7 +61,7 @@ def test_a_pause_is_announced_two_tenths_of_a_second_into_the_trailing_silence()
     assert [type(e) for e in evs] == [SpeechStart, SpeechPause, SpeechEnd]
     _start, pause, end = evs
     assert pause.offset - end.offset == int(0.2 * RATE)     # 10 silent frames after the speech
-    assert end.offset == int(0.9 * RATE)
+    assert end.offset == int((0.9 + SMEAR) * RATE)
 
 
 def test_speech_after_the_pause_resumes_the_utterance():
@@ -153,11 +156,11 @@ def test_the_ears_speculate_at_the_pause_and_finish_returns_that_result_at_the_e
     names = [c[0] for c in rec.calls]
     assert names == ["begin", "speculate", "finish"]
     when = dict(rec.calls)
-    assert when["speculate"] == pytest.approx(0.9 + 0.2)      # 0.2 s after the last speech
-    assert when["finish"] == pytest.approx(0.9 + 0.3)         # the endpoint itself
+    assert when["speculate"] == pytest.approx(0.9 + SMEAR + 0.2)   # 0.2 s after the last speech
+    assert when["finish"] == pytest.approx(0.9 + SMEAR + 0.3)      # the endpoint itself
     # the result is the one decoded at the pause: pre-roll + speech + 0.2 s, not the whole wait
-    assert heard == Heard(f"{int((PRE + 0.4 + 0.2) * RATE)} samples", 0.9)
-    assert seen == [(pytest.approx(1.2), True)]              # the mouth is told: answer ready
+    assert heard == Heard(f"{int((PRE + 0.4 + SMEAR + 0.2) * RATE)} samples", 0.9)
+    assert seen == [(pytest.approx(1.2 + SMEAR), True)]          # the mouth is told: answer ready
     assert ears.gate.answer_ready is False                    # only around on_speech_end
     assert ears.last_timing["speculated"] == 1.0 and ears.last_timing["speculations"] == 1.0
 
@@ -168,7 +171,7 @@ def test_speech_resuming_drops_the_speculation_and_the_whole_answer_is_returned(
     x = np.concatenate([quiet(0.5), burst(0.3), quiet(0.24), burst(0.3), quiet(1.0)])
     heard, seen, _ears = _hear(rec, x, clock)
     assert [c[0] for c in rec.calls] == ["begin", "speculate", "resume", "speculate", "finish"]
-    assert heard.text == f"{int((PRE + 0.3 + 0.24 + 0.3 + 0.2) * RATE)} samples"
+    assert heard.text == f"{int((PRE + 0.3 + 0.24 + 0.3 + SMEAR + 0.2) * RATE)} samples"
     assert [ready for _t, ready in seen] == [True]
 
 
@@ -177,7 +180,7 @@ def test_an_engine_without_speculation_decodes_at_the_endpoint_and_the_tone_fill
     rec = PlainRecognizer(clock)
     heard, seen, _ears = _hear(rec, np.concatenate([quiet(0.5), burst(0.4), quiet(1.0)]), clock)
     assert [c[0] for c in rec.calls] == ["begin", "finish"]
-    assert heard.text == f"{int((PRE + 0.4 + 0.3) * RATE)} samples"   # the whole trailing silence
+    assert heard.text == f"{int((PRE + 0.4 + SMEAR + 0.3) * RATE)} samples"   # the whole trailing silence
     assert [ready for _t, ready in seen] == [False]
 
 

@@ -129,6 +129,9 @@ class HighPassLevel:
         self.kernel = -lowpass
         self.kernel[(taps - 1) // 2] += 1.0
         self._tail = np.zeros(taps - 1)
+        # linear phase: the level of a frame is that of the input `lag` samples earlier, so a
+        # sound that stops at a frame's edge is still heard in the next frame
+        self.lag = (taps - 1) // 2
 
     def __call__(self, frame: np.ndarray) -> float:
         x = np.concatenate([self._tail, frame])
