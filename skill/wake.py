@@ -325,11 +325,15 @@ class WakeRecognizer:
         # the commands' lexical second look too: the wake rule reads measures, not the engine's
         # confidence, so on a shared engine it would only cost two decodes per candidate
         lexical = getattr(self.engine, "lexical_band", None)
+        # and the commands' look after noise suppression: the detector has its own (below)
+        denoised = getattr(self.engine, "denoised_look_band", None)
         try:
             if shared:
                 self.engine.floor_below_db = self.floor_below_db
             if lexical is not None:
                 self.engine.lexical_band = None
+            if denoised is not None:
+                self.engine.denoised_look_band = None
             hyp = self.engine.finish()
             # (the engine knows whether it laid its floor under this utterance)
             floored = bool(hyp.text) and self.floor_below_db is not None and \
@@ -339,6 +343,8 @@ class WakeRecognizer:
                 self.engine.floor_below_db = floor
             if lexical is not None:
                 self.engine.lexical_band = lexical
+            if denoised is not None:
+                self.engine.denoised_look_band = denoised
         return hyp, floored
 
     def _judge(self, hyp: Hypothesis, floored: bool, pcm: bytes, seconds: float, cut: float,
