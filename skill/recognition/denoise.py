@@ -6,7 +6,9 @@ Why from the utterance: the ears pass each utterance with its pre-roll and trail
 fifth. Why decision-directed: plain spectral subtraction leaves "musical noise" (isolated
 spectral peaks) that the phone loop hears as phones and that made every wake candidate, sound-alikes
 included, look confident; smoothing the a priori SNR over frames leaves a steadier residue.
-Used by the wake detector's second look (skill/wake.py), not for commands.
+Used by the wake detector's second look (skill/wake.py) and the commands' second look
+(pocketsphinx_engine.py, DENOISED_LOOK_BAND), each with a stricter cut of its own: what the
+suppression leaves is not what the acoustic model was trained on.
 """
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ word that comparison says little; an uncertain one-word result gets a second loo
 sound-alike decoys (skill/recognition/verify.py), and a short answer is decoded without most
 of the silence around it (skill/recognition/span.py). An uncertain result of several words
 gets a lexical second look: the phrase alone against a loop of everyday words (LEXICAL_BAND).
+A phrase rejected in steady noise is decoded once more after noise suppression, and kept only if
+the same phrase comes back confident (DENOISED_LOOK_BAND).
 
 Both decoders see the utterance as a whole in finish() (cepstral mean from the utterance
 itself: far better in noise, at the price of decoding after the endpoint; see BENCHMARKS.md).
