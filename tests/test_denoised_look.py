@@ -116,3 +116,29 @@ def test_the_wake_detector_turns_the_commands_look_off_for_its_own_decodes_only(
     wake.finish()
     assert seen and all(band is None for band in seen)
     assert rec.denoised_look_band == pse.DENOISED_LOOK_BAND
+
+
+def test_only_the_same_phrase_confident_after_suppression_replaces_the_first_result(monkeypatch):
+    # the rule itself, with the two decodes stood in for: a "no" can never come out of a
+    # rejected "yes" (nor any phrase out of another), whatever the suppressed audio decodes to
+    from skill.recognition.base import Hypothesis
+    rec = fresh()
+    pcm = (np.random.default_rng(0).normal(0, 2000, 16000)).astype("<i2").tobytes()
+
+    def run(first: Hypothesis, second: Hypothesis, floored: bool = False) -> Hypothesis:
+        answers = iter([first, second])
+        monkeypatch.setattr(rec, "_decode_whole_once", lambda _pcm: next(answers))
+        monkeypatch.setattr(type(rec), "floored", property(lambda self: floored))
+        return rec._decode_whole(pcm)
+
+    low = pse.DENOISED_LOOK_BAND[0]
+    cut = pse.DENOISED_LOOK_MIN_CONFIDENCE
+    assert run(Hypothesis("yes", 0.3), Hypothesis("no", 0.99)) == Hypothesis("yes", 0.3)
+    assert run(Hypothesis("yes", 0.3), Hypothesis("yes", cut - 0.01)) == Hypothesis("yes", 0.3)
+    assert run(Hypothesis("yes", 0.3), Hypothesis("yes", cut)) == Hypothesis("yes", cut)
+    assert rec.denoised_looked is True
+    # outside the band, floored audio, or nothing decoded: no second look at all
+    for first, floored in ((Hypothesis("yes", low - 0.01), False), (Hypothesis("yes", pse.REJECT_BELOW), False),
+                           (Hypothesis("yes", 0.3), True), (Hypothesis("", 0.0), False), (Hypothesis("", None), False)):
+        assert run(first, Hypothesis("yes", 0.99), floored) == first
+        assert rec.denoised_looked is False
