@@ -175,6 +175,20 @@ def test_out_of_domain_speech_is_not_understood_in_yes_no(assets, rec, tmp_path)
     assert not accepted, accepted
 
 
+def test_words_that_begin_like_an_answer_are_not_taken_for_one(assets, rec, tmp_path):
+    # The lexical second look's word loop leaves out the phrase's own words, so a word that
+    # only begins like one ("nobody", "yesterday") had nothing to match but the phrase and was
+    # taken for "no nothing" / "yes it is" (development probe, session 10: 3 of 120). The loop
+    # now has each phrase word's extensions (verify.MAX_EXTENSIONS).
+    results = []
+    for text in ("nobody", "nowhere", "yesterday"):
+        for v, s in [("en-us+f2", 185)] + VOICES:
+            for snr in (None, 10):
+                wav = speak(text, v, s, tmp_path / f"x_{text}_{v}.wav", snr_db=snr)
+                results.append((text, v, snr, heard(assets, rec, "yes_no", wav)[0]))
+    assert not [r for r in results if r[3] in ("yes", "no")], results
+
+
 def test_i_dont_know_is_heard_as_unsure_never_as_no(assets, rec, tmp_path):
     # Session 7's benchmark heard "i don't know" at 10 dB as "i have not" (a no, confidence
     # 0.74): the yes_no grammar had no better place for it than "i don't ...". Its own phrases

@@ -15,7 +15,7 @@ import pytest
 import skill.recognition.verify as verify
 from skill.recognition import decoy_file
 from skill.recognition.pocketsphinx_engine import REJECT_BELOW, PocketSphinxRecognizer
-from skill.recognition.verify import DecoyVerifier, neighbours, one_edit
+from skill.recognition.verify import DecoyVerifier, extensions, neighbours, one_edit
 
 # the engine and the assets are the accuracy tests' fixtures (the same configuration:
 # load_assets(DEFAULT_LOCALE_DIR), PocketSphinxRecognizer() with the full dictionary)
@@ -46,6 +46,29 @@ def test_neighbours_leave_out_homophones_and_other_spellings(tmp_path):
     words = [w for w, _ in near["no"]]
     assert set(words) == {"go", "note", "snow"}, words   # not "not" (two edits) nor "no's"
     assert same["no"] == {"no", "know", "gnaw"}            # a homophone by any spelling
+
+
+def test_extensions_begin_like_the_word_and_go_on_never_a_homophone(tmp_path):
+    d = tmp_path / "tiny.dict"
+    d.write_text("go G OW1\nknow N OW1\nno N OW1\nnobody N OW1 B AA2 D IY0\nnote N OW1 T\n"
+                 "snow S N OW1\ngnaw N AO1\ngnaw(2) N OW1\nnope N OW1 P\nnot N AA1 T\n"
+                 "knows N OW1 Z\nyes Y EH1 S\n", encoding="utf-8")
+    near, same = neighbours(d, {"no": [("N", "OW")]})
+    longer = extensions(d, {"no": [("N", "OW")]}, same)
+    words = [w for w, _ in longer["no"]]
+    # begins with N OW and goes on; not "snow" (the sound is inside), not "not" (another
+    # vowel), not "know" or "gnaw" (a homophone, by any spelling), not "no" itself
+    assert set(words) == {"nobody", "note", "nope", "knows"}, words
+    assert dict(longer["no"])["nobody"] == "N OW B AA D IY"
+
+
+def test_the_lexical_loop_gets_the_extensions_of_the_phrase_words_only(assets, rec):
+    rec.begin(assets.matcher.phrases("yes_no"))
+    got = dict(rec.verifier.extensions("no nothing"))
+    assert {"nobody", "nowhere", "november"} <= set(got), got
+    assert not {"no", "nothing", "know"} & set(got)       # its own words and their homophones
+    assert "yesterday" not in got                          # "yes" is not one of its words
+    assert "yesterday" in dict(rec.verifier.extensions("yes it is"))
 
 
 def test_decoys_are_everyday_sound_alikes_never_an_answer(assets, rec):

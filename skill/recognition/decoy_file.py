@@ -1,10 +1,13 @@
-"""The one-word second look's decoys, computed offline (dialogs/en-us/decoys.json).
+"""The second looks' word lists, computed offline (dialogs/en-us/decoys.json): the decoys of
+the one-word second look, and the extensions the lexical second look adds to its word loop
+(skill/recognition/verify.py, MAX_EXTENSIONS).
 
 Choosing a word's decoys (skill/recognition/verify.py) reads the n-gram model's unigrams and
 makes a pass over the 134,000-word dictionary: about 40 MB resident, kept, and 0.2-0.3 s of CPU
 (seconds of wall time on a loaded Pi) that a person waited for on a context's first uncertain
 one-word answer. They depend only on the model and the phrase lists, so they are computed here
-once, for every one-word phrase of every listen context, and read at start-up.
+once, for every one-word phrase of every listen context (decoys) and every word of every
+phrase of several words (extensions), and read at start-up.
 
     python -m skill.recognition.decoy_file            # rebuild after editing a .voc file
     python -m skill.recognition.decoy_file --check    # exit 1 if the file is out of date
@@ -26,7 +29,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "dialogs" / "en-us" / "decoys.json"
 BUILD_COMMAND = "python -m skill.recognition.decoy_file"
-FORMAT = 1
+FORMAT = 2   # 2: entries may carry "extensions"
 
 
 class DecoyFileError(ValueError):
@@ -36,10 +39,11 @@ class DecoyFileError(ValueError):
 
 @dataclass(frozen=True)
 class Entry:
-    """One word's decoys and what they were computed from."""
+    """One word's decoys and extensions and what they were computed from."""
     pronunciations: tuple[tuple[str, ...], ...]   # without stress marks, the decoder's order
     homophones: frozenset[str]                    # itself included
     decoys: tuple[tuple[str, str], ...]           # (word, phones), most frequent first
+    extensions: tuple[tuple[str, str], ...] = ()  # (word, phones), most frequent first
 
 
 def fingerprint(dictionary: Path, language_model: Path, rule: Mapping[str, Any]) -> dict[str, Any]:
@@ -68,6 +72,8 @@ def render(entries: Mapping[str, Entry], about: Mapping[str, Any]) -> str:
         item = {"pronunciations": [" ".join(p) for p in e.pronunciations],
                 "homophones": sorted(e.homophones),
                 "decoys": [f"{w} {p}" for w, p in e.decoys]}
+        if e.extensions:
+            item["extensions"] = [f"{w} {p}" for w, p in e.extensions]
         lines.append(f"  {json.dumps(word)}: {json.dumps(item)}" + ("," if i < len(words) - 1 else ""))
     lines += [" }", "}"]
     return "\n".join(lines) + "\n"
@@ -90,16 +96,22 @@ def read(path: Path, expected: Mapping[str, Any]) -> dict[str, Entry]:
     out = {}
     for word, item in data["words"].items():
         try:
-            decoys = []
-            for d in item["decoys"]:
-                w, phones = d.split(" ", 1)
-                decoys.append((w, phones))
             out[word] = Entry(tuple(tuple(p.split()) for p in _strings(item["pronunciations"])),
-                              frozenset(_strings(item["homophones"])), tuple(decoys))
+                              frozenset(_strings(item["homophones"])), _pairs(item["decoys"]),
+                              _pairs(item.get("extensions", [])))
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise DecoyFileError(f"{path}: the entry for {word!r} is malformed ({type(e).__name__}: {e})"
                                  ) from None
     return out
+
+
+def _pairs(value: object) -> tuple[tuple[str, str], ...]:
+    """["word PH ON ES", ...] -> ((word, "PH ON ES"), ...)"""
+    out = []
+    for d in _strings(value):
+        w, phones = d.split(" ", 1)
+        out.append((w, phones))
+    return tuple(out)
 
 
 def _strings(value: object) -> list[str]:
@@ -116,26 +128,29 @@ def one_word_phrases(phrase_sets: Iterable[Sequence[str]]) -> list[str]:
 def build(dialogs: Path | None = None) -> tuple[str, list[str]]:
     """The decoy file's text for the phrase lists under `dialogs` (default: dialogs/en-us), and
     the words it covers: every one-word phrase of every listen context that the second look
-    applies to, with the pronunciations a session's grammars give it."""
+    applies to (decoys), and every word of every phrase of several words (extensions), with the
+    pronunciations a session's grammars give them."""
     from ..cli import DEFAULT_LOCALE_DIR, load_assets
     from . import verify
     from .pocketsphinx_engine import PocketSphinxRecognizer
     matcher = load_assets(Path(dialogs) if dialogs else DEFAULT_LOCALE_DIR).matcher
     words = one_word_phrases(matcher.phrases(c) for c in matcher.contexts())
+    in_longer = sorted({w for c in matcher.contexts() for p in matcher.phrases(c) if " " in p.strip()
+                        for w in p.split()})
     # the vocabulary a session loads; the accent variants as its grammars add them. (Its
     # verifier's complaint about the file being rebuilt is beside the point here.)
     quiet = logging.getLogger(verify.__name__)
     level = quiet.level
     quiet.setLevel(logging.ERROR)
     try:
-        rec = PocketSphinxRecognizer(vocabulary=words)
+        rec = PocketSphinxRecognizer(vocabulary=sorted(set(words) | set(in_longer)))
     finally:
         quiet.setLevel(level)
-    rec.accent_pronunciations(words)
+    rec.accent_pronunciations(sorted(set(words) | set(in_longer)))
     verifier = rec.verifier
     wanted = [w for w in words if verifier.applies(w)]
-    entries = verifier.computed(wanted)
-    return render(entries, verifier.fingerprint()), wanted
+    entries = verifier.computed(wanted, in_longer)
+    return render(entries, verifier.fingerprint()), sorted(set(wanted) | set(in_longer))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -155,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tmp = args.out.with_suffix(args.out.suffix + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(args.out)
-    print(f"{args.out}: decoys of {len(words)} one-word phrases")
+    print(f"{args.out}: decoys and extensions of {len(words)} words")
     return 0
 
 

@@ -687,11 +687,20 @@ class PocketSphinxRecognizer:
 
     def _lexical_look(self, phrase: str, pcm: bytes, confidence: float) -> float:
         """The confidence of an uncertain several-word result after decoding `pcm` again with
-        the phrase alone and with a loop of everyday words (see LEXICAL_BAND); unchanged when
-        either decode finds nothing."""
+        the phrase alone and with a loop of everyday words and of words that begin like the
+        phrase's own (see LEXICAL_BAND, verify.MAX_EXTENSIONS); unchanged when either decode
+        finds nothing."""
         if self._lexical_phrase != phrase:
             own = set(phrase.split())
             loop = [w for w in GARBAGE_WORDS if w not in own and self._decoder.lookup_word(w)]
+            # words that begin like the phrase's own (verify.MAX_EXTENSIONS): "nobody" must
+            # not be left only "no nothing" to match
+            for w, phones in (self.verifier.extensions(phrase) if self.verifier is not None else ()):
+                if w in loop:
+                    continue
+                if self._decoder.lookup_word(w) is None:
+                    self._decoder.add_word(w, phones, False)   # the loop search is built next
+                loop.append(w)
             # re-adding a search under the same name replaces (and frees) the old one
             self._decoder.add_jsgf_string("lexical-phrase", jsgf([phrase], name="lexical"))
             self._decoder.add_jsgf_string("lexical-loop",

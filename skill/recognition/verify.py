@@ -59,6 +59,15 @@ MAX_PHONES = 6
 # at least this, at most MAX_DECOYS per word, most frequent first.
 MIN_LOG10_FREQUENCY = -5.0
 MAX_DECOYS = 30
+# The engine's lexical second look (pocketsphinx_engine.py, LEXICAL_BAND) explains an uncertain
+# result of several words with a loop of everyday words instead of the phrase. That loop leaves
+# out the phrase's own words, so a word that merely BEGINS like one of them had nothing to
+# match but the phrase: "nobody" was taken for "no nothing", "yesterday" for "yes it is" (a
+# screener answer taken from a word that is none). The loop therefore also gets each phrase
+# word's *extensions*: everyday words whose pronunciation starts with the whole word's and
+# goes on ("no" -> nobody, notice, november, nowhere; "yes" -> yesterday), not its homophones,
+# at most MAX_EXTENSIONS per word, most frequent first (BENCHMARKS.md section 1, session 10).
+MAX_EXTENSIONS = 10
 LOG10_PER_UNIT = math.log10(1.0001)   # the n-gram model's scores are in log(1.0001) units
 
 _WORD = re.compile(r"^[a-z]+$")
@@ -112,6 +121,36 @@ def neighbours(dictionary: Path, words: dict[str, list[tuple[str, ...]]]
     return {w: [(d, p) for d, p in found[w].items() if d not in homophones[w]] for w in words}, homophones
 
 
+def extensions(dictionary: Path, words: dict[str, list[tuple[str, ...]]],
+               homophones: dict[str, set[str]]) -> dict[str, list[tuple[str, str]]]:
+    """For each word (with its pronunciations): the (word, phones) entries of the CMUdict-format
+    `dictionary` whose phones begin with one of its pronunciations and go on, leaving out its
+    `homophones` (itself included) and words one of whose pronunciations is the word's own.
+    One pass over the dictionary for all the words."""
+    starts: dict[tuple[str, ...], list[str]] = {}
+    for w, prons in words.items():
+        for p in prons:
+            starts.setdefault(tuple(p), []).append(w)
+    longest = max((len(p) for p in starts), default=0)
+    found: dict[str, dict[str, str]] = {w: {} for w in words}
+    spelled_as: dict[str, set[tuple[str, ...]]] = {}
+    with open(dictionary, encoding="utf-8") as f:
+        for line in f:
+            head, _, phones = line.partition(" ")
+            word = head.split("(", 1)[0]
+            if not _WORD.match(word):
+                continue
+            spelled = _strip_stress(phones)
+            spelled_as.setdefault(word, set()).add(spelled)
+            for k in range(1, min(longest, len(spelled) - 1) + 1):
+                for w in starts.get(spelled[:k], ()):
+                    if word not in homophones[w]:
+                        found[w].setdefault(word, " ".join(spelled))
+    own = {w: {tuple(p) for p in prons} for w, prons in words.items()}
+    return {w: [(e, p) for e, p in found[w].items() if not spelled_as.get(e, set()) & own[w]]
+            for w in words}
+
+
 class DecoyVerifier:
     """Decodes an utterance again with a one-word phrase's decoys as alternatives, using the
     engine's own grammar decoder (the engine re-activates its search on the next begin())."""
@@ -142,6 +181,7 @@ class DecoyVerifier:
         self._decoys: dict[str, list[tuple[str, str]]] = {}   # word -> its neighbours
         self._homophones: dict[str, set[str]] = {}
         self._searches: dict[tuple[str, ...], str] = {}
+        self._no_extensions: set[str] = set()   # words already reported missing from the file
         self._short: dict[tuple[str, ...], bool] = {}
         self.disabled = ""   # why the second look is off (its files could not be read)
         self.decodes = 0   # second decodes run (benchmarks report their share)
@@ -172,7 +212,8 @@ class DecoyVerifier:
         """What a decoys file must have been computed from to be used here."""
         return decoy_file.fingerprint(self._dictionary, self._language_model,
                                       {"min_log10_frequency": MIN_LOG10_FREQUENCY,
-                                       "max_decoys": self.max_decoys})
+                                       "max_decoys": self.max_decoys,
+                                       "max_extensions": MAX_EXTENSIONS})
 
     def _pronunciations(self, word: str) -> tuple[tuple[str, ...], ...]:
         prons, k = [], 1
@@ -183,15 +224,41 @@ class DecoyVerifier:
             spelled = self._decoder.lookup_word(f"{word}({k})")
         return tuple(prons)
 
-    def computed(self, words: Iterable[str]) -> dict[str, Entry]:
-        """Each word's decoys computed now from the dictionary and the n-gram model (one pass
-        over the dictionary for all of them), whatever the decoys file says."""
-        wanted = {w: self._pronunciations(w) for w in dict.fromkeys(words)}
+    def computed(self, words: Iterable[str], extended: Iterable[str] = ()) -> dict[str, Entry]:
+        """Each word's decoys (of `words`) and extensions (of `extended`; see MAX_EXTENSIONS)
+        computed now from the dictionary and the n-gram model, whatever the decoys file says."""
+        with_decoys = set(words)
+        with_extensions = set(extended)
+        wanted = {w: self._pronunciations(w) for w in dict.fromkeys([*words, *extended])}
         if not wanted:
             return {}
         near, same = neighbours(self._dictionary, {w: list(p) for w, p in wanted.items()})
-        return {w: Entry(wanted[w], frozenset(same[w]), tuple(self._common(near[w])))
+        longer = extensions(self._dictionary, {w: list(p) for w, p in wanted.items()
+                                               if w in with_extensions}, same)
+        return {w: Entry(wanted[w], frozenset(same[w]),
+                         tuple(self._common(near[w])) if w in with_decoys else (),
+                         tuple(self._common(longer[w], MAX_EXTENSIONS)) if w in with_extensions else ())
                 for w in wanted}
+
+    def extensions(self, phrase: str) -> list[tuple[str, str]]:
+        """(word, phones) of the extensions of the phrase's words (see MAX_EXTENSIONS), from the
+        decoys file, without the phrase's own words and their homophones; a word the file
+        lacks has none (said once in the log)."""
+        words = phrase.split()
+        entries = [self._stored.get(w) for w in words]
+        own = set(words).union(*(e.homophones for e in entries if e is not None))
+        missing = [w for w, e in zip(words, entries) if e is None and w not in self._no_extensions]
+        if missing and self.decoys_file is not None:
+            self._no_extensions.update(missing)
+            log.warning("%s has no extensions for %s: the lexical second look goes without them; "
+                        "rebuild the file: %s", self.decoys_file, ", ".join(map(repr, missing)),
+                        decoy_file.BUILD_COMMAND)
+        out: dict[str, str] = {}
+        for e in entries:
+            for w, p in (e.extensions if e is not None else ()):
+                if w not in own:
+                    out.setdefault(w, p)
+        return list(out.items())
 
     def _prepare(self, words: Iterable[str]) -> None:
         missing = []
@@ -212,7 +279,7 @@ class DecoyVerifier:
         for w, entry in self.computed(missing).items():
             self._decoys[w], self._homophones[w] = list(entry.decoys), set(entry.homophones)
 
-    def _common(self, near: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    def _common(self, near: list[tuple[str, str]], most: int | None = None) -> list[tuple[str, str]]:
         """Everyday words only, most frequent first, by the model's own n-gram unigrams:
         among ~100 neighbours of a short word most are rare names ("knepp" for "next")
         that fit a short command's odd renditions better than the command itself, while
@@ -222,7 +289,7 @@ class DecoyVerifier:
             self._unigrams = NGramModel.readfile(str(self._language_model))
         scored = [(self._unigrams.prob([w]) * LOG10_PER_UNIT, w, p) for w, p in near]
         kept = sorted((-lp, w, p) for lp, w, p in scored if lp >= MIN_LOG10_FREQUENCY)
-        return [(w, p) for _, w, p in kept[:self.max_decoys]]
+        return [(w, p) for _, w, p in kept[:self.max_decoys if most is None else most]]
 
     def decoys(self, word: str, phrases: Iterable[str]) -> list[str]:
         """The decoy words for `word` in a context with these phrases."""
