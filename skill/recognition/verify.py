@@ -26,7 +26,7 @@ import logging
 import math
 import re
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from . import decoy_file
 from .decoy_file import DecoyFileError, Entry
@@ -91,6 +91,17 @@ def _strip_stress(phones: str) -> tuple[str, ...]:
     return tuple(x.rstrip("012") for x in phones.split())
 
 
+def _dictionary_entries(dictionary: Path) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """(word, phones without stress) of every plain-word line of a CMUdict-format file,
+    alternate pronunciations ("read(2)") under the word's own name."""
+    with open(dictionary, encoding="utf-8") as f:
+        for line in f:
+            head, _, phones = line.partition(" ")
+            word = head.split("(", 1)[0]
+            if _WORD.match(word):
+                yield word, _strip_stress(phones)
+
+
 def neighbours(dictionary: Path, words: dict[str, list[tuple[str, ...]]]
                ) -> tuple[dict[str, list[tuple[str, str]]], dict[str, set[str]]]:
     """For each word (with its pronunciations): the (word, phones) entries of the CMUdict-format
@@ -105,19 +116,13 @@ def neighbours(dictionary: Path, words: dict[str, list[tuple[str, ...]]]
     homophones: dict[str, set[str]] = {w: {w} for w in words}
     found: dict[str, dict[str, str]] = {w: {} for w in words}
     by_spelling = {p: w for w, prons in same.items() for p in prons}
-    with open(dictionary, encoding="utf-8") as f:
-        for line in f:
-            head, _, phones = line.partition(" ")
-            word = head.split("(", 1)[0]
-            if not _WORD.match(word):
-                continue
-            spelled = _strip_stress(phones)
-            if spelled in by_spelling:
-                for w, prons in same.items():
-                    if spelled in prons:
-                        homophones[w].add(word)
-            for w in near_strings.get(spelled, ()):
-                found[w].setdefault(word, " ".join(spelled))
+    for word, spelled in _dictionary_entries(dictionary):
+        if spelled in by_spelling:
+            for w, prons in same.items():
+                if spelled in prons:
+                    homophones[w].add(word)
+        for w in near_strings.get(spelled, ()):
+            found[w].setdefault(word, " ".join(spelled))
     return {w: [(d, p) for d, p in found[w].items() if d not in homophones[w]] for w in words}, homophones
 
 
@@ -134,18 +139,12 @@ def extensions(dictionary: Path, words: dict[str, list[tuple[str, ...]]],
     longest = max((len(p) for p in starts), default=0)
     found: dict[str, dict[str, str]] = {w: {} for w in words}
     spelled_as: dict[str, set[tuple[str, ...]]] = {}
-    with open(dictionary, encoding="utf-8") as f:
-        for line in f:
-            head, _, phones = line.partition(" ")
-            word = head.split("(", 1)[0]
-            if not _WORD.match(word):
-                continue
-            spelled = _strip_stress(phones)
-            spelled_as.setdefault(word, set()).add(spelled)
-            for k in range(1, min(longest, len(spelled) - 1) + 1):
-                for w in starts.get(spelled[:k], ()):
-                    if word not in homophones[w]:
-                        found[w].setdefault(word, " ".join(spelled))
+    for word, spelled in _dictionary_entries(dictionary):
+        spelled_as.setdefault(word, set()).add(spelled)
+        for k in range(1, min(longest, len(spelled) - 1) + 1):
+            for w in starts.get(spelled[:k], ()):
+                if word not in homophones[w]:
+                    found[w].setdefault(word, " ".join(spelled))
     own = {w: {tuple(p) for p in prons} for w, prons in words.items()}
     return {w: [(e, p) for e, p in found[w].items() if not spelled_as.get(e, set()) & own[w]]
             for w in words}
