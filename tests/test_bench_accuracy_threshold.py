@@ -1,5 +1,6 @@
 """skill/bench/accuracy.py: the best threshold at a false-accept limit and the per-voice
-table (pure bookkeeping over decoded records; the real matcher, no audio)."""
+table (pure bookkeeping over decoded records; the real matcher, no audio); and the evaluation
+set's noise mixing (skill/bench/evalset.py, on synthetic arrays)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -52,3 +53,16 @@ def test_out_of_domain_sentences_are_scored_only_where_they_are_no_phrase(matche
     pairs = {(c, it.text) for c, it in tasks_for(evalset, contexts, matcher)}
     assert pairs == {("coach", "i don't know"), ("yes_no", "the bus was late"), ("coach", "the bus was late")}
     assert len(tasks_for(evalset, contexts)) == 4     # without a matcher: every context
+
+
+def test_noise_is_mixed_at_the_asked_snr_whatever_its_sample_type():
+    # Noise read straight from a WAV is int16, and its squares overflow int16: the noise then
+    # came out about 40 dB too loud (a session-10 probe mixed "10 dB" clips at -30 dB).
+    import numpy as np
+    from skill.bench.evalset import mix_at_snr
+    t = np.arange(2 * 16000) / 16000
+    clean = np.r_[np.zeros(4800), 8000 * np.sin(2 * np.pi * 300 * t), np.zeros(4800)].astype(np.int16)
+    noise = (3000 * np.random.default_rng(3).normal(size=60000)).astype(np.int16)
+    for n in (noise, noise.astype(np.float64)):
+        _, measured = mix_at_snr(clean, n, 10.0, 123)
+        assert abs(measured - 10.0) < 0.5, (n.dtype, measured)

@@ -215,7 +215,8 @@ def mix_at_snr(clean: np.ndarray, noise: np.ndarray, snr_db: float, offset: int,
                pad: float = PAD_SECONDS) -> tuple[np.ndarray, float]:
     """Clean speech plus noise scaled so that speech RMS / noise RMS = snr_db; the measured SNR."""
     sig = clean.astype(np.float64)
-    seg = np.resize(np.roll(noise, -offset), sig.size)
+    # float: squared int16 samples overflow, and the noise came out ~40 dB too loud (session 10)
+    seg = np.resize(np.roll(noise, -offset), sig.size).astype(np.float64)
     s_rms = speech_rms(clean, pad)
     n_rms = float(np.sqrt(np.mean(seg ** 2)))
     seg = seg * (s_rms / (n_rms * 10 ** (snr_db / 20.0)))
