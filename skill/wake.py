@@ -322,18 +322,17 @@ class WakeRecognizer:
         # one engine between wake and session, so the floor is swapped for this decode only.
         shared = hasattr(self.engine, "floor_below_db")
         floor = getattr(self.engine, "floor_below_db", None)
-        # the commands' lexical second look too: the wake rule reads measures, not the engine's
-        # confidence, so on a shared engine it would only cost two decodes per candidate
-        lexical = getattr(self.engine, "lexical_band", None)
-        # and the commands' look after noise suppression: the detector has its own (below)
-        denoised = getattr(self.engine, "denoised_look_band", None)
+        # The commands' second looks are off for this decode too: the lexical one (the wake rule
+        # reads measures, not the engine's confidence, so on a shared engine it would only cost
+        # two decodes per candidate) and the one after noise suppression (the detector has its
+        # own, below).
+        looks = {name: getattr(self.engine, name) for name in ("lexical_band", "denoised_look_band")
+                 if getattr(self.engine, name, None) is not None}
         try:
             if shared:
                 self.engine.floor_below_db = self.floor_below_db
-            if lexical is not None:
-                self.engine.lexical_band = None
-            if denoised is not None:
-                self.engine.denoised_look_band = None
+            for name in looks:
+                setattr(self.engine, name, None)
             hyp = self.engine.finish()
             # (the engine knows whether it laid its floor under this utterance)
             floored = bool(hyp.text) and self.floor_below_db is not None and \
@@ -341,10 +340,8 @@ class WakeRecognizer:
         finally:
             if shared:
                 self.engine.floor_below_db = floor
-            if lexical is not None:
-                self.engine.lexical_band = lexical
-            if denoised is not None:
-                self.engine.denoised_look_band = denoised
+            for name, band in looks.items():
+                setattr(self.engine, name, band)
         return hyp, floored
 
     def _judge(self, hyp: Hypothesis, floored: bool, pcm: bytes, seconds: float, cut: float,

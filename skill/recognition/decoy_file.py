@@ -142,15 +142,16 @@ def build(dialogs: Path | None = None) -> tuple[str, list[str]]:
     quiet = logging.getLogger(verify.__name__)
     level = quiet.level
     quiet.setLevel(logging.ERROR)
+    vocabulary = sorted(set(words) | set(in_longer))
     try:
-        rec = PocketSphinxRecognizer(vocabulary=sorted(set(words) | set(in_longer)))
+        rec = PocketSphinxRecognizer(vocabulary=vocabulary)
     finally:
         quiet.setLevel(level)
-    rec.accent_pronunciations(sorted(set(words) | set(in_longer)))
+    rec.accent_pronunciations(vocabulary)
     verifier = rec.verifier
     wanted = [w for w in words if verifier.applies(w)]
     entries = verifier.computed(wanted, in_longer)
-    return render(entries, verifier.fingerprint()), sorted(set(wanted) | set(in_longer))
+    return render(entries, verifier.fingerprint()), sorted(entries)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -130,24 +130,20 @@ def extensions(dictionary: Path, words: dict[str, list[tuple[str, ...]]],
                homophones: dict[str, set[str]]) -> dict[str, list[tuple[str, str]]]:
     """For each word (with its pronunciations): the (word, phones) entries of the CMUdict-format
     `dictionary` whose phones begin with one of its pronunciations and go on, leaving out its
-    `homophones` (itself included) and words one of whose pronunciations is the word's own.
-    One pass over the dictionary for all the words."""
+    `homophones` (neighbours()' second result: itself and every word spelled like it by any
+    pronunciation). One pass over the dictionary for all the words."""
     starts: dict[tuple[str, ...], list[str]] = {}
     for w, prons in words.items():
         for p in prons:
             starts.setdefault(tuple(p), []).append(w)
     longest = max((len(p) for p in starts), default=0)
     found: dict[str, dict[str, str]] = {w: {} for w in words}
-    spelled_as: dict[str, set[tuple[str, ...]]] = {}
     for word, spelled in _dictionary_entries(dictionary):
-        spelled_as.setdefault(word, set()).add(spelled)
         for k in range(1, min(longest, len(spelled) - 1) + 1):
             for w in starts.get(spelled[:k], ()):
                 if word not in homophones[w]:
                     found[w].setdefault(word, " ".join(spelled))
-    own = {w: {tuple(p) for p in prons} for w, prons in words.items()}
-    return {w: [(e, p) for e, p in found[w].items() if not spelled_as.get(e, set()) & own[w]]
-            for w in words}
+    return {w: list(found[w].items()) for w in words}
 
 
 class DecoyVerifier:
