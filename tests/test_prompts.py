@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import random
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+from skill.cli import DEFAULT_LOCALE_DIR, load_assets
 from skill.coach import PROMPTS_USED, CoachSession
 from skill.content import load_content
 from skill.prompts import PromptError, Prompts, read_dialog_file
@@ -150,3 +152,22 @@ def test_the_session_refuses_to_start_without_a_prompt_it_uses(tmp_path: Path) -
     content = load_content(REPO / "dialogs" / "en-us")
     with pytest.raises(PromptError, match=r"paused\.dialog"):
         CoachSession(content, prompts, {})
+
+
+def test_what_a_prompt_tells_the_person_to_say_is_a_phrase_it_understands(real: Prompts) -> None:
+    # A quoted span in a prompt is what the person is told to say: a suggestion the grammar does
+    # not hold invites an answer that can only be rejected. The example answers to a yes/no
+    # question ("no, I don't") must be that answer in the yes_no context: the screener suggests
+    # them because a few words are heard far better than a bare "no" (BENCHMARKS.md section 1,
+    # session 11).
+    matcher = load_assets(DEFAULT_LOCALE_DIR).matcher
+    said = [(p.stem, q) for p in sorted(PROMPT_DIR.glob("*.dialog"))
+            for line in read_dialog_file(p).lines for q in re.findall(r'"([^"]+)"', line)]
+    assert len(said) >= 20, said
+    unknown = [(stem, q) for stem, q in said
+               if all(matcher.match(q, c).intent == "none" for c in matcher.contexts())]
+    assert not unknown, unknown
+    answers = [(stem, q, q.split(",")[0].lower()) for stem, q in said if q.lower().startswith(("yes,", "no,"))]
+    assert len(answers) >= 8, answers
+    wrong = [(stem, q) for stem, q, want in answers if matcher.match(q, "yes_no").intent != want]
+    assert not wrong, wrong

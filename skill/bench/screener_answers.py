@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import zlib
 from pathlib import Path
 
 from . import evalset as ev
@@ -25,6 +26,13 @@ SNR_DB = 10.0
 # some no phrase at all. Expected: anything but yes or no.
 UNCLEAR_ANSWERS = ("i don't know", "i don't really know", "i'm not sure", "not sure", "maybe",
                    "i can't remember", "i'm not certain", "perhaps", "i have no idea", "hard to say")
+
+
+def noise_offset(phrase: str) -> int:
+    """Where in the noise a phrase's 10 dB mix starts: from the phrase itself, so a phrase
+    added to the grammar leaves every other phrase's noise as it was (the phrase's place in the
+    list did that before session 11, and so moved every paired comparison across a grammar change)."""
+    return zlib.crc32(phrase.encode("utf-8")) % 500000
 
 
 def run(out: Path) -> dict:
@@ -49,7 +57,7 @@ def run(out: Path) -> dict:
             if not wav.exists():
                 ev.speak(phrase, voice, wpm, wav)
             clean = ev.read_pcm(wav)
-            noisy, _snr = ev.mix_at_snr(clean, noise, SNR_DB, i * 7919 % 500000)
+            noisy, _snr = ev.mix_at_snr(clean, noise, SNR_DB, noise_offset(phrase))
             for condition, pcm in (("clean", clean), ("snr10", noisy)):
                 recognizer.begin(phrases)
                 recognizer.feed(pcm.astype("<i2").tobytes())
