@@ -256,7 +256,7 @@ def _broken_locale(tmp_path: Path, rel: str, change: Callable[[str], str]) -> Pa
     ("routines.toml", lambda t: t.replace("default = true", "default = false"), ["routines.toml", "default"]),
     ("prompts/paused.dialog", lambda t: t + "Paused for {minutes}.\n", ["paused.dialog", "placeholders"]),
     ("vocab/pause.voc", lambda t: t + "wait (a|the\n", ["pause.voc:", "missing ')'"]),
-    ("contexts.toml", lambda t: t.replace('hints = ["pause", "next"]', 'hints = ["pause", "dance"]'),
+    ("contexts.toml", lambda t: t.replace('hints = ["take a break", "okay i\'m ready"]', 'hints = ["take a break", "dance"]'),
      ["contexts.toml", "dance"]),
 ])
 def test_malformed_content_exits_2_with_a_clear_message(tmp_path: Path, rel: str, change, must_say) -> None:
