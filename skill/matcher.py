@@ -48,6 +48,9 @@ class Context:
     table: dict[str, Phrase] = field(default_factory=dict)
     # added to the engine's rejection threshold here (a stricter context, e.g. the screener)
     confidence_margin: float = 0.0
+    # and per intent, on top (a negative margin: an intent whose miss costs more than a
+    # false accept, e.g. a pain report mid-exercise)
+    intent_margins: dict[str, float] = field(default_factory=dict)
 
 
 def normalize(text: str) -> str:
@@ -102,18 +105,20 @@ class Matcher:
         """The intent `text` expresses in `context`, or intent "none".
 
         `confidence` is the recogniser's own score; below `min_confidence` (plus the
-        context's `confidence_margin`, when a threshold is given) the words are not trusted
-        whatever they are.
+        context's `confidence_margin` and the phrase's intent's margin, when a threshold is
+        given) the words are not trusted whatever they are.
         """
         ctx = self._context(context)
         norm = normalize(text)
         if not norm:
             return Match(REJECTED, text=text)
+        exact = ctx.table.get(norm)
         if min_confidence > 0:
             min_confidence += ctx.confidence_margin
+            if exact is not None:
+                min_confidence += ctx.intent_margins.get(exact.intent, 0.0)
         if confidence is not None and confidence < min_confidence:
             return Match(REJECTED, score=confidence, text=text)
-        exact = ctx.table.get(norm)
         if exact is not None:
             return Match(exact.intent, exact.value, 1.0, exact.text, text)
         if ctx.fuzzy <= 0:
@@ -166,6 +171,16 @@ def _read_contexts(path: Path) -> dict[str, dict]:
         margin = spec.get("confidence_margin", 0.0)
         if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin < 1:
             raise MatcherError(f"{path}: context [{name}] 'confidence_margin' must be a number from 0 to 1")
+        margins = spec.get("intent_margins", {})
+        if not isinstance(margins, dict):
+            raise MatcherError(f"{path}: context [{name}] 'intent_margins' must be a table of intent = number")
+        for intent, value in margins.items():
+            if intent not in spec["intents"]:
+                raise MatcherError(f"{path}: context [{name}] 'intent_margins' names {intent!r}, "
+                                   "which is not one of its intents")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not -0.5 <= value <= 0.5:
+                raise MatcherError(f"{path}: context [{name}] 'intent_margins' {intent!r} must be a number "
+                                   "from -0.5 to 0.5")
     return data
 
 
@@ -191,7 +206,8 @@ def load_matcher(locale_dir: Path, extra: dict[str, Iterable[tuple[str, Any]]] |
     for name, ctx_spec in spec.items():
         ctx = Context(name, tuple(ctx_spec["intents"]), tuple(ctx_spec.get("hints", [])),
                       float(ctx_spec.get("fuzzy", 0.86)),
-                      confidence_margin=float(ctx_spec.get("confidence_margin", 0.0)))
+                      confidence_margin=float(ctx_spec.get("confidence_margin", 0.0)),
+                      intent_margins={k: float(v) for k, v in ctx_spec.get("intent_margins", {}).items()})
         for intent in ctx.intents:
             if intent not in by_intent:
                 raise MatcherError(f"{locale_dir / 'contexts.toml'}: context [{name}] lists intent "

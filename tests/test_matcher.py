@@ -243,6 +243,18 @@ def test_low_recogniser_confidence_is_rejected(matcher) -> None:
     assert matcher.match("pause", "coach", confidence=0.9, min_confidence=0.5).intent == "pause"
 
 
+def test_a_pain_report_is_taken_on_less_evidence_mid_exercise(matcher) -> None:
+    # contexts.toml: [coach] intent_margins = { pain = -0.2 }: missing a pain report costs more
+    # than a false one (which only pauses and asks about the pain)
+    assert matcher.match("it hurts", "coach", confidence=0.35, min_confidence=0.5).intent == "pain"
+    assert matcher.match("it hurts", "coach", confidence=0.25, min_confidence=0.5).intent == REJECTED
+    # other intents keep the threshold, and so does pain where no margin is set
+    assert matcher.match("take a break", "coach", confidence=0.35, min_confidence=0.5).intent == REJECTED
+    assert matcher.match("it hurts", "number", confidence=0.35, min_confidence=0.5).intent == REJECTED
+    # typed text has no threshold to lower
+    assert matcher.match("it hurts", "coach").intent == "pain"
+
+
 def test_unknown_context_is_an_error(matcher) -> None:
     with pytest.raises(MatcherError, match="unknown listen context"):
         matcher.match("yes", "nowhere")
@@ -276,6 +288,10 @@ def test_the_copied_locale_loads(locale: Path) -> None:
     ("[coach]\nintents = ['next']\nfuzzy = true\n", "'fuzzy' must be a number from 0 to 1"),
     ("[coach]\nintents = ['next', 'dance']\n", "no vocab/dance.voc"),
     ("[coach]\nintents = ['next']\nhints = ['pause']\n", "hint 'pause' of [coach] is not a phrase"),
+    ("[coach]\nintents = ['next']\nintent_margins = 0.2\n", "'intent_margins' must be a table"),
+    ("[coach]\nintents = ['next']\nintent_margins = { pain = -0.2 }\n", "names 'pain', which is not one of its intents"),
+    ("[coach]\nintents = ['next']\nintent_margins = { next = -0.9 }\n", "'next' must be a number from -0.5 to 0.5"),
+    ("[coach]\nintents = ['next']\nintent_margins = { next = 'low' }\n", "'next' must be a number from -0.5 to 0.5"),
 ])
 def test_malformed_contexts_toml(locale: Path, text: str, message: str) -> None:
     (locale / "contexts.toml").write_text(text, encoding="utf-8")

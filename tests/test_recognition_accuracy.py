@@ -160,11 +160,12 @@ def test_one_word_commands_are_never_taken_for_another_command(one_word):
     assert not wrong, wrong
 
 
-@pytest.mark.xfail(strict=True, reason="KNOWN DEFECT (issue 3/5 open): PocketSphinx's acoustic model "
+@pytest.mark.xfail(strict=True, reason="KNOWN LIMIT (issue 5's accuracy targets): PocketSphinx's acoustic model "
                    "fits espeak's one-word commands so badly (phone loop hears 'no' as UW OW, 'next' as "
                    "UW D) that the rejection turned most of them away. Session 5's second look against "
                    "sound-alike decoys (both off in yes_no) and the cut of a short answer's silence: 11 of these 24 accepted "
-                   "(was 4; 15 with both on in yes_no too), 16 needed; see BENCHMARKS.md")
+                   "(was 4; 15 with both on in yes_no too), 16 needed. Since session 11 the prompts and hints name "
+                   "phrasings of several words, which are heard (BENCHMARKS.md section 1)")
 def test_one_word_commands_are_mostly_accepted(one_word):
     assert sum(r[3] == r[2] for r in one_word) >= 2 * len(one_word) // 3, one_word
 
@@ -255,6 +256,22 @@ def test_the_commands_the_coach_suggests_are_heard(assets, rec, tmp_path):
                 results.append((text, want, v, snr, heard(assets, rec, "coach", wav)[0]))
     assert not [r for r in results if r[4] not in (r[1], "none")], results
     assert sum(r[4] == r[1] for r in results) >= 43, results   # measured 48 of 54
+
+
+def test_pain_mid_exercise_is_heard_on_less_evidence_and_nothing_else_is_taken_for_it(assets, rec, tmp_path):
+    # contexts.toml: [coach] intent_margins = { pain = -0.2 }. The short ways of saying it
+    # ("it hurts", "ouch", "it's sore") come in under the engine's threshold most of the time;
+    # missed, the coaching goes on through the pain.
+    results = []
+    for text in ("it hurts", "ouch", "that hurts", "i'm in pain", "it's sore", "my back hurts") + tuple(OUT_OF_DOMAIN):
+        for v, s in VOICES:
+            for snr in (None, 10):
+                wav = speak(text, v, s, tmp_path / f"p_{text[:12]}_{v}.wav".replace("'", ""), snr_db=snr)
+                results.append((text, v, snr, heard(assets, rec, "coach", wav)[0]))
+    pain = [r for r in results if r[0] not in OUT_OF_DOMAIN]
+    assert not [r for r in pain if r[3] not in ("pain", "none")], pain
+    assert sum(r[3] == "pain" for r in pain) >= 14, pain   # measured 17 of 36 (10 without the margin)
+    assert not [r for r in results if r[0] in OUT_OF_DOMAIN and r[3] != "none"], results
 
 
 def test_confidence_combines_the_measures_it_reports(assets, rec, tmp_path):
