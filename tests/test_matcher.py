@@ -255,6 +255,14 @@ def test_a_pain_report_is_taken_on_less_evidence_mid_exercise(matcher) -> None:
     assert matcher.match("it hurts", "coach").intent == "pain"
 
 
+def test_a_no_to_the_screener_never_needs_less_evidence_than_the_context_asks(matcher) -> None:
+    # Safety: intent_margins may lower a threshold (pain, mid-exercise); never a "no" in yes_no,
+    # which would let an unclear answer through as a no
+    nos = [p for p in matcher.phrases("yes_no") if matcher.match(p, "yes_no").intent == "no"]
+    assert len(nos) > 20
+    assert {matcher.match(p, "yes_no", confidence=0.59, min_confidence=0.5).intent for p in nos} == {REJECTED}
+
+
 def test_unknown_context_is_an_error(matcher) -> None:
     with pytest.raises(MatcherError, match="unknown listen context"):
         matcher.match("yes", "nowhere")
