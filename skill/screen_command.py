@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from .protocol import Action, End, Event, Utterance
+from .protocol import Action, End, Event
 from .screener import Screener
 
 
@@ -31,7 +31,7 @@ class ScreenDialog:
         """Input is gone: stop the questions (never an ok) and end with what we have."""
         if self._ended:
             return []
-        actions = [] if self.screener.finished else self.screener.handle(Utterance("stop", now=now))
+        actions = self.screener.end_of_input()
         return self._maybe_end(actions)
 
     def _maybe_end(self, actions: list[Action]) -> list[Action]:

@@ -21,6 +21,10 @@ Safety rules this module keeps:
 - "Where am I?" says how far the questions have got and asks the same question again; it
   and the session-wide commands (louder, quieter, more/less detail) are never an answer and
   never an unclear try.
+- "Stop" is confirmed before the questions end (stopping means no exercise today, and a
+  misheard stop would cost the day's session): yes, or stop again, ends them; no or "keep
+  going" asks the same question again with nothing changed; after MAX_TRIES unclear or silent
+  replies they end, as asked.
 """
 from __future__ import annotations
 
@@ -46,6 +50,7 @@ APPLIES = ("always", "back", "hip", "pregnant")
 PREGNANT = "pregnant"             # the question whose yes (or unknown) asks the pregnancy ones
 READBACK = "readback"             # Ask id of the closing "is that right?" before an ok
 GO_AHEAD = "go_ahead"             # Ask id of "gentle exercise today?" after a clinician outcome
+CONFIRM_STOP = "confirm_stop"     # Ask id of "do you want to stop the questions?"
 
 _ID = re.compile(r"[a-z][a-z0-9_]*\Z")
 
@@ -204,12 +209,14 @@ class _Progress(NamedTuple):
     tries: int = 0                  # unclear tries at the current question
     paused: bool = False
     stopped: bool = False           # the person said stop
+    stop_from: str | None = None    # state to go back to when a stop is not confirmed
+    stop_tries: int = 0             # unclear replies to "do you want to stop?"
     readback_unknown: bool = False  # no clear answer to the read-back
     proceed: bool = False
     concluded: bool = False         # Triage emitted and the outcome spoken
 
 
-STATES = ["idle", "pain_site", "question", "readback", "go_ahead", "done"]
+STATES = ["idle", "pain_site", "question", "readback", "go_ahead", "confirm_stop", "done"]
 
 # Order matters: for each trigger, the first transition whose conditions hold is taken.
 TRANSITIONS = [
@@ -226,7 +233,14 @@ TRANSITIONS = [
     {"trigger": "unconfirmed", "source": "readback", "dest": "go_ahead", "conditions": "may_offer_exercise"},
     {"trigger": "unconfirmed", "source": "readback", "dest": "done"},
     {"trigger": "decided", "source": "go_ahead", "dest": "done"},
-    {"trigger": "halt", "source": ["pain_site", "question", "readback"], "dest": "done", "before": "_mark_stopped"},
+    {"trigger": "ask_stop", "source": ["pain_site", "question", "readback"], "dest": "confirm_stop",
+     "before": "_remember_stop_from"},
+    # not confirmed: back where the stop was said, and that question is asked again
+    *[{"trigger": "carry_on", "source": "confirm_stop", "dest": state, "conditions": f"stopped_at_{state}"}
+      for state in ("pain_site", "question", "readback")],
+    # a confirmed stop; also the end of input (no one left to ask), from any question
+    {"trigger": "halt", "source": ["pain_site", "question", "readback", "confirm_stop"], "dest": "done",
+     "before": "_mark_stopped"},
 ]
 
 _YES_NO_INTENTS = ("yes", "no", "explain", "repeat", "help", "stop", "pause", "resume")
@@ -268,7 +282,9 @@ class Screener:
         kind = answer_kind(event)
         if kind is None:
             return []  # timers are not the screener's
-        if kind == "where" and self._p.current is not None:
+        if self.state == "confirm_stop":   # first: "where am I" here is not about a question
+            self._on_confirm_stop(kind)
+        elif kind == "where" and self._p.current is not None:
             self._where()
         elif self.state == "pain_site":
             self._on_site(kind, event)
@@ -278,6 +294,15 @@ class Screener:
             self._on_readback(kind)
         elif self.state == "go_ahead":
             self._on_go_ahead(kind)
+        return self._flush()
+
+    def end_of_input(self) -> list[Action]:
+        """Input is gone for good: end the questions as a confirmed stop would (never an ok;
+        at the go-ahead, a no)."""
+        if self.state == "go_ahead":
+            return self.handle(Utterance("stop"))
+        if self.state not in ("idle", "done"):
+            self.halt()
         return self._flush()
 
     @property
@@ -300,6 +325,8 @@ class Screener:
     def pending(self) -> str | None:
         """Id of what the screener is waiting for an answer to (a question id, pain_site,
         readback or go_ahead), or None."""
+        if self.state == "confirm_stop":
+            return CONFIRM_STOP
         return None if self.finished else self._p.current
 
     def snapshot(self) -> tuple[str, _Progress]:
@@ -405,7 +432,7 @@ class Screener:
         elif kind == "pause":
             self._pause()
         elif kind == "stop":
-            self.halt()
+            self.ask_stop()
         else:
             def repose(k: str) -> bool:
                 if k == "unsure":
@@ -545,8 +572,45 @@ class Screener:
     def _reset(self) -> None:
         self._p = _Progress()
 
+    # -------------------------------------------------------------- "stop": confirmed first
+    def _remember_stop_from(self) -> None:
+        self._p = self._p._replace(stop_from=self.state, stop_tries=0)
+
+    def stopped_at_pain_site(self) -> bool:
+        return self._p.stop_from == "pain_site"
+
+    def stopped_at_question(self) -> bool:
+        return self._p.stop_from == "question"
+
+    def stopped_at_readback(self) -> bool:
+        return self._p.stop_from == "readback"
+
+    def on_enter_confirm_stop(self) -> None:
+        self._ask_confirm_stop("screener_confirm_stop")
+
+    def _ask_confirm_stop(self, prompt_id: str) -> None:
+        # the question being stopped stays current: "no" asks it again
+        say = self.prompts.say(prompt_id)
+        self._out += [Ask(CONFIRM_STOP), say, Listen(YES_NO, timeout=LISTEN_TIMEOUT, prompted=True)]
+
+    def _on_confirm_stop(self, kind: str) -> None:
+        if kind in ("yes", "stop"):
+            self.halt()
+        elif kind in ("no", "resume"):
+            self._say("screener_continue")
+            self.carry_on()   # back where the stop was said: that question is asked again
+            self._p = self._p._replace(stop_from=None, stop_tries=0)
+        else:
+            # unclear, silence, or another command: asked once more, then stopped as asked
+            tries = self._p.stop_tries + 1
+            if tries >= MAX_TRIES:
+                self.halt()
+            else:
+                self._p = self._p._replace(stop_tries=tries)
+                self._ask_confirm_stop("screener_confirm_stop_reprompt")
+
     def _mark_stopped(self) -> None:
-        self._p = self._p._replace(stopped=True)
+        self._p = self._p._replace(stopped=True, stop_from=None, stop_tries=0)
 
     # -------------------------------------------------------------- gentle exercise? (clinician)
     def on_enter_go_ahead(self) -> None:
@@ -663,5 +727,5 @@ PROMPT_IDS = {
     "screener_unfinished_advice", "screener_go_ahead", "screener_go_ahead_rephrase",
     "screener_go_ahead_explain", "screener_go_ahead_yes", "screener_go_ahead_no",
     "screener_go_ahead_unclear", "screener_where", "screener_where_site", "screener_where_readback",
-    "screener_where_go_ahead",
+    "screener_where_go_ahead", "screener_confirm_stop", "screener_confirm_stop_reprompt", "screener_continue",
 }

@@ -19,7 +19,7 @@ import pytest
 
 from skill.prompts import Prompts
 from skill.protocol import Ask, End, Listen, Record, Say, Silence, Tick, Triage, Utterance
-from skill.screener import (GO_AHEAD, LISTEN_TIMEOUT, MAX_UNKNOWN, PAIN_SITE, READBACK, STATES,
+from skill.screener import (GO_AHEAD, YES_NO, LISTEN_TIMEOUT, MAX_UNKNOWN, PAIN_SITE, READBACK, STATES,
                             TRANSITIONS, Screener, ScreenerDataError, load_questions)
 from skill.triage import highest_possible, severity, triage
 
@@ -277,9 +277,19 @@ class Explorer:
         kind = (snap[0], p, said.unclear, capped(dict(said.record)))
         if said.unclear == 0 or kind not in self.commands_checked:
             # stop ends the questions, never with ok, never with coaching: checked after every
-            # set of answers (the outcome depends on them), and once after an unclear try
+            # set of answers (the outcome depends on them), and once after an unclear try.
+            # Except at the go-ahead (where it is a no), a stop is confirmed first: "no" asks
+            # the same question again with nothing changed, "yes" ends the questions
             s.restore(snap)
             actions = s.handle(Utterance("stop"))
+            if p != GO_AHEAD:
+                assert not s.finished and prompts_of(actions) == ["screener_confirm_stop"]
+                assert actions[-1] == Listen(YES_NO, timeout=LISTEN_TIMEOUT, prompted=True)
+                asking = s.snapshot()
+                actions = s.handle(Utterance("no"))
+                assert s.snapshot() == snap and Ask(p) in actions and actions[-1].__class__ is Listen
+                s.restore(asking)
+                actions = s.handle(Utterance("yes"))
             o = s.outcome
             assert s.finished and not o.proceed and not any(isinstance(a, (Listen, End)) for a in actions)
             if p != GO_AHEAD:
@@ -521,10 +531,42 @@ def test_explain_gives_the_questions_explanation():
 
 
 def test_stop_during_the_questions_never_allows_exercise():
-    s, actions = run([NO, Utterance("stop")])
+    s, actions = run([NO, Utterance("stop"), YES])
     o = s.outcome
     assert o.ended == "stopped" and o.level == "clinician" and not o.proceed
     assert "bladder" in o.not_asked and "screener_stopped" in prompts_of(actions)
+
+
+@pytest.mark.parametrize("confirm", [[YES], [Utterance("stop")], [SILENCE, SILENCE], [UNCLEAR, Utterance("where")]])
+def test_a_stop_is_confirmed_and_then_ends_the_questions(confirm):
+    # a misheard "stop" would cost the day's exercise: asked first; yes, stop again, or no clear
+    # reply in MAX_TRIES tries ends the questions as asked
+    s, actions = run([NO, Utterance("stop")])
+    assert not s.finished and prompts_of(actions)[-1] == "screener_confirm_stop"
+    assert actions[-1] == Listen(YES_NO, timeout=LISTEN_TIMEOUT, prompted=True)
+    replies = []
+    for turn in confirm:
+        replies.append(s.handle(turn))
+    assert all(prompts_of(r) == ["screener_confirm_stop_reprompt"] for r in replies[:-1])
+    o = s.outcome
+    assert s.finished and o.ended == "stopped" and not o.proceed and o.answers == {"saddle_numbness": "no"}
+
+
+@pytest.mark.parametrize("reply", [NO, Utterance("resume", text="keep going")])
+@pytest.mark.parametrize("where", ["pain_site", "question", "readback"])
+def test_a_stop_not_confirmed_asks_the_same_question_again_with_nothing_changed(where, reply):
+    s = new_screener()
+    s.start(0.0)
+    if where != "pain_site":
+        s.handle(SITE_TURNS["back"])
+    if where == "readback":
+        while s.state != "readback":
+            s.handle(NO)
+    before = s.snapshot()
+    s.handle(Utterance("stop"))
+    actions = s.handle(reply)
+    assert prompts_of(actions)[0] == "screener_continue"
+    assert s.snapshot() == before and Ask(s.pending) in actions and actions[-1].__class__ is Listen
 
 
 def test_start_and_handle_order():
