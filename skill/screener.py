@@ -600,8 +600,11 @@ class Screener:
             self._say("screener_continue")
             self.carry_on()   # back where the stop was said: that question is asked again
             self._p = self._p._replace(stop_from=None, stop_tries=0)
+        elif kind in REASK or kind in ("where", "help", "explain"):
+            # not a reply ("louder", and the caller's "repeat" after "slower"): asked again, no try
+            self._ask_confirm_stop("screener_confirm_stop")
         else:
-            # unclear, silence, or another command: asked once more, then stopped as asked
+            # unclear, silence, or anything else: asked once more, then stopped as asked
             tries = self._p.stop_tries + 1
             if tries >= MAX_TRIES:
                 self.halt()

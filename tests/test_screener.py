@@ -537,7 +537,16 @@ def test_stop_during_the_questions_never_allows_exercise():
     assert "bladder" in o.not_asked and "screener_stopped" in prompts_of(actions)
 
 
-@pytest.mark.parametrize("confirm", [[YES], [Utterance("stop")], [SILENCE, SILENCE], [UNCLEAR, Utterance("where")]])
+def test_commands_that_are_no_reply_ask_the_stop_confirmation_again_without_counting():
+    s, _ = run([NO, Utterance("stop")])
+    for intent in ("louder", "repeat", "where", "help", "more_detail", "louder", "explain"):
+        actions = s.handle(Utterance(intent))
+        assert prompts_of(actions) == ["screener_confirm_stop"] and not s.finished, intent
+    s.handle(NO)
+    assert s.state == "question" and not s.finished
+
+
+@pytest.mark.parametrize("confirm", [[YES], [Utterance("stop")], [SILENCE, SILENCE], [UNCLEAR, Utterance("pause")]])
 def test_a_stop_is_confirmed_and_then_ends_the_questions(confirm):
     # a misheard "stop" would cost the day's exercise: asked first; yes, stop again, or no clear
     # reply in MAX_TRIES tries ends the questions as asked
