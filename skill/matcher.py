@@ -150,6 +150,10 @@ class Matcher:
         return Match(intent, value, round(score, 3), phrase_text, text)
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _read_contexts(path: Path) -> dict[str, dict]:
     try:
         with path.open("rb") as fh:
@@ -166,10 +170,10 @@ def _read_contexts(path: Path) -> dict[str, dict]:
         if not isinstance(typed_only, list) or not all(isinstance(t, str) for t in typed_only):
             raise MatcherError(f"{path}: context [{name}] 'typed_only' must be a list of phrase templates")
         fuzzy = spec.get("fuzzy", 0.86)
-        if isinstance(fuzzy, bool) or not isinstance(fuzzy, (int, float)) or not 0 <= fuzzy <= 1:
+        if not _is_number(fuzzy) or not 0 <= fuzzy <= 1:
             raise MatcherError(f"{path}: context [{name}] 'fuzzy' must be a number from 0 to 1")
         margin = spec.get("confidence_margin", 0.0)
-        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin < 1:
+        if not _is_number(margin) or not 0 <= margin < 1:
             raise MatcherError(f"{path}: context [{name}] 'confidence_margin' must be a number from 0 to 1")
         margins = spec.get("intent_margins", {})
         if not isinstance(margins, dict):
@@ -178,7 +182,7 @@ def _read_contexts(path: Path) -> dict[str, dict]:
             if intent not in spec["intents"]:
                 raise MatcherError(f"{path}: context [{name}] 'intent_margins' names {intent!r}, "
                                    "which is not one of its intents")
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not -0.5 <= value <= 0.5:
+            if not _is_number(value) or not -0.5 <= value <= 0.5:
                 raise MatcherError(f"{path}: context [{name}] 'intent_margins' {intent!r} must be a number "
                                    "from -0.5 to 0.5")
     return data

@@ -17,6 +17,7 @@ import pytest
 from skill.recognition.base import Hypothesis
 from skill.recognition.pocketsphinx_engine import (DEFAULT_PRONUNCIATIONS, LEXICAL_BAND, REJECT_BELOW,
                                                    PocketSphinxRecognizer, read_pronunciations)
+from skill.prompts import read_dialog_file
 from skill.recognition.wavio import read_wav
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,6 +74,18 @@ def heard(assets, rec, context: str, path: Path) -> tuple[str, object]:
     h = decode(rec, assets.matcher.phrases(context), path)
     m = assets.matcher.match(h.text, context, h.confidence, REJECT_BELOW)
     return m.intent, m.value
+
+
+def heard_clean_and_noisy(assets, rec, context: str, texts, voices, tmp_path: Path) -> list[tuple]:
+    """(text, voice, snr, intent heard) for each text in each voice, clean and at 10 dB SNR,
+    decoded in that order by one recogniser."""
+    out = []
+    for text in texts:
+        for v, s in voices:
+            for snr in (None, 10):
+                wav = speak(text, v, s, tmp_path / f"{re.sub(r'[^a-z0-9]+', '_', text)}_{v}.wav", snr_db=snr)
+                out.append((text, v, snr, heard(assets, rec, context, wav)[0]))
+    return out
 
 
 # ---------------------------------------------------------------- vocabulary
@@ -184,12 +197,8 @@ def test_words_that_begin_like_an_answer_are_not_taken_for_one(assets, rec, tmp_
     # only begins like one ("nobody", "yesterday") had nothing to match but the phrase and was
     # taken for "no nothing" / "yes it is" (development probe, session 10: 3 of 120). The loop
     # now has each phrase word's extensions (verify.MAX_EXTENSIONS).
-    results = []
-    for text in ("nobody", "nowhere", "yesterday"):
-        for v, s in [("en-us+f2", 185)] + VOICES:
-            for snr in (None, 10):
-                wav = speak(text, v, s, tmp_path / f"x_{text}_{v}.wav", snr_db=snr)
-                results.append((text, v, snr, heard(assets, rec, "yes_no", wav)[0]))
+    results = heard_clean_and_noisy(assets, rec, "yes_no", ("nobody", "nowhere", "yesterday"),
+                                    [("en-us+f2", 185)] + VOICES, tmp_path)
     assert not [r for r in results if r[3] in ("yes", "no")], results
 
 
@@ -197,12 +206,8 @@ def test_i_dont_know_is_heard_as_unsure_never_as_no(assets, rec, tmp_path):
     # Session 7's benchmark heard "i don't know" at 10 dB as "i have not" (a no, confidence
     # 0.74): the yes_no grammar had no better place for it than "i don't ...". Its own phrases
     # (intent `unsure`) give it one; the screener then explains the question and asks again.
-    results = []
-    for text in ("i don't know", "i'm not sure", "not sure"):
-        for v, s in VOICES:
-            for snr in (None, 10):
-                wav = speak(text, v, s, tmp_path / f"u_{text[:8]}_{v}.wav", snr_db=snr)
-                results.append((text, v, snr, heard(assets, rec, "yes_no", wav)[0]))
+    results = heard_clean_and_noisy(assets, rec, "yes_no", ("i don't know", "i'm not sure", "not sure"),
+                                    VOICES, tmp_path)
     assert not [r for r in results if r[3] in ("yes", "no")], results
     assert sum(r[3] == "unsure" for r in results) >= 11, results   # measured 13 of 18
 
@@ -211,12 +216,8 @@ def test_no_idea_is_heard_as_unsure_never_as_no(assets, rec, tmp_path):
     # "No idea at all" begins like a no; without phrases of its own the grammar took it as
     # "no i am not" / "no i do not" (development probe, session 10: 3 of 8 renditions, two of
     # these voices). An unclear answer taken as a no is the screener's worst error.
-    results = []
-    for text in ("no idea at all", "no idea"):
-        for v, s in [("en-us+f2", 185), ("en-us+m7", 170)] + VOICES:
-            for snr in (None, 10):
-                wav = speak(text, v, s, tmp_path / f"i_{text[:8]}_{v}.wav", snr_db=snr)
-                results.append((text, v, snr, heard(assets, rec, "yes_no", wav)[0]))
+    results = heard_clean_and_noisy(assets, rec, "yes_no", ("no idea at all", "no idea"),
+                                    [("en-us+f2", 185), ("en-us+m7", 170)] + VOICES, tmp_path)
     assert not [r for r in results if r[3] in ("yes", "no")], results
 
 
@@ -225,15 +226,11 @@ def test_answers_that_mirror_the_question_are_heard(assets, rec, tmp_path):
     # (a bare "no" is rejected far more often), and people answer in the question's own form.
     # Before these phrases were in the grammar such answers were rejected or heard as "unsure"
     # (development probe, session 11: 81 -> 116 of 200 yes/no answers right).
-    results = []
-    for text, want in (("no it didn't", "no"), ("no it isn't", "no"), ("no they aren't", "no"),
-                       ("no it doesn't", "no"), ("yes it did", "yes"), ("yes they are", "yes")):
-        for v, s in VOICES:
-            for snr in (None, 10):
-                wav = speak(text, v, s, tmp_path / f"m_{text[:12]}_{v}.wav".replace("'", ""), snr_db=snr)
-                results.append((text, want, v, snr, heard(assets, rec, "yes_no", wav)[0]))
-    assert not [r for r in results if r[4] in ("yes", "no") and r[4] != r[1]], results
-    assert sum(r[4] == r[1] for r in results) >= 22, results   # measured 27 of 36 (6 before the phrases)
+    want = {"no it didn't": "no", "no it isn't": "no", "no they aren't": "no", "no it doesn't": "no",
+            "yes it did": "yes", "yes they are": "yes"}
+    results = heard_clean_and_noisy(assets, rec, "yes_no", want, VOICES, tmp_path)
+    assert not [r for r in results if r[3] in ("yes", "no") and r[3] != want[r[0]]], results
+    assert sum(r[3] == want[r[0]] for r in results) >= 22, results   # measured 27 of 36 (6 before the phrases)
 
 
 def test_the_commands_the_coach_suggests_are_heard(assets, rec, tmp_path):
@@ -241,33 +238,26 @@ def test_the_commands_the_coach_suggests_are_heard(assets, rec, tmp_path):
     # "next", "stop" and "it hurts", which development probes heard in 1 of 8, 1 of 8 and 5 of 10
     # renditions; the phrasings they name now were heard in all or nearly all of theirs
     # (BENCHMARKS.md section 1, session 11).
-    help_lines = (REPO / "dialogs" / "en-us" / "prompts" / "help_coach.dialog").read_text().splitlines()
-    suggested = {q.lower().replace(",", "") for q in re.findall(r'"([^"]+)"', help_lines[0])} | set(assets.matcher.hints("coach"))
+    help_line = read_dialog_file(REPO / "dialogs" / "en-us" / "prompts" / "help_coach.dialog").lines[0]
+    suggested = {q.lower().replace(",", "") for q in re.findall(r'"([^"]+)"', help_line)} | set(assets.matcher.hints("coach"))
     commands = sorted(q for q in suggested
                       if assets.matcher.match(q, "coach").intent not in ("none", "where", "louder", "quieter",
                                                                         "more_detail", "less_detail"))
     assert len(commands) >= 8, commands
-    results = []
-    for text in commands:
-        want = assets.matcher.match(text, "coach").intent
-        for v, s in VOICES:
-            for snr in (None, 10):
-                wav = speak(text, v, s, tmp_path / f"c_{text[:12]}_{v}.wav".replace("'", ""), snr_db=snr)
-                results.append((text, want, v, snr, heard(assets, rec, "coach", wav)[0]))
-    assert not [r for r in results if r[4] not in (r[1], "none")], results
-    assert sum(r[4] == r[1] for r in results) >= 43, results   # measured 48 of 54
+    want = {text: assets.matcher.match(text, "coach").intent for text in commands}
+    results = heard_clean_and_noisy(assets, rec, "coach", commands, VOICES, tmp_path)
+    assert not [r for r in results if r[3] not in (want[r[0]], "none")], results
+    assert sum(r[3] == want[r[0]] for r in results) >= 43, results   # measured 48 of 54
 
 
 def test_pain_mid_exercise_is_heard_on_less_evidence_and_nothing_else_is_taken_for_it(assets, rec, tmp_path):
     # contexts.toml: [coach] intent_margins = { pain = -0.2 }. The short ways of saying it
     # ("it hurts", "ouch", "it's sore") come in under the engine's threshold most of the time;
     # missed, the coaching goes on through the pain.
-    results = []
-    for text in ("it hurts", "ouch", "that hurts", "i'm in pain", "it's sore", "my back hurts") + tuple(OUT_OF_DOMAIN):
-        for v, s in VOICES:
-            for snr in (None, 10):
-                wav = speak(text, v, s, tmp_path / f"p_{text[:12]}_{v}.wav".replace("'", ""), snr_db=snr)
-                results.append((text, v, snr, heard(assets, rec, "coach", wav)[0]))
+    results = heard_clean_and_noisy(
+        assets, rec, "coach",
+        ("it hurts", "ouch", "that hurts", "i'm in pain", "it's sore", "my back hurts") + tuple(OUT_OF_DOMAIN),
+        VOICES, tmp_path)
     pain = [r for r in results if r[0] not in OUT_OF_DOMAIN]
     assert not [r for r in pain if r[3] not in ("pain", "none")], pain
     assert sum(r[3] == "pain" for r in pain) >= 14, pain   # measured 17 of 36 (10 without the margin)
