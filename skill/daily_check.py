@@ -73,7 +73,8 @@ class DailyCheck:
             return [self.prompts.say("screener_paused"), Listen("yes_no", None)]
         if intent == "silence" and self._paused:
             return [Listen("yes_no", None)]      # paused on purpose: keep waiting, not a try
-        if intent in ("yes", "stop", "unsure"):   # not sure whether anything changed: screen fully
+        # a yes, a partial one, or not sure whether anything changed: screen fully
+        if intent in ("yes", "stop", "unsure", "partial_yes", "leaning_no"):
             return self._run_full()
         self._tries += 1       # unclear or silence: ask again in other words, then screen fully
         if self._tries >= MAX_TRIES:

@@ -53,8 +53,9 @@ class Context:
     intent_margins: dict[str, float] = field(default_factory=dict)
 
 
-def normalize(text: str) -> str:
-    """Lower case, digits as words, no punctuation but apostrophes, no hesitation words."""
+def normalize(text: str, edges: bool = True) -> str:
+    """Lower case, digits as words, no punctuation but apostrophes, no hesitation words;
+    (`edges`) no politeness at either end."""
     text = text.lower().replace("’", "'")
     text = re.sub(r"\b10\b", " ten ", text)
     text = re.sub(r"\b(\d)\b", lambda m: f" {_DIGITS[m.group(1)]} ", text)
@@ -62,9 +63,9 @@ def normalize(text: str) -> str:
     words = [w.strip("'") for w in text.split()]
     words = [w for w in words if w and w not in FILLERS]
     # "please" or "coach" at either end is politeness, not content
-    while words and words[0] in EDGE_FILLERS:
+    while edges and words and words[0] in EDGE_FILLERS:
         words.pop(0)
-    while words and words[-1] in EDGE_FILLERS:
+    while edges and words and words[-1] in EDGE_FILLERS:
         words.pop()
     return " ".join(words)
 
@@ -112,7 +113,8 @@ class Matcher:
         norm = normalize(text)
         if not norm:
             return Match(REJECTED, text=text)
-        exact = ctx.table.get(norm)
+        # a phrase may end in what is elsewhere an edge filler ("i think so")
+        exact = ctx.table.get(norm) or ctx.table.get(normalize(text, edges=False))
         if min_confidence > 0:
             min_confidence += ctx.confidence_margin
             if exact is not None:

@@ -10,7 +10,8 @@ and decides:
 - "gentler": sharp pain, or pain spreading down the leg: stop this exercise, offer a gentler one.
 - "continue": a clear no to all four (the session then asks for a 0-10 rating).
 
-An answer that is not clearly yes or no counts as yes: in pain, mid-exercise, one more
+A partial yes ("a little", "sometimes") is a yes. An answer that is not clearly yes or no
+counts as yes: in pain, mid-exercise, one more
 question is worse than stopping one exercise early. "stop" stops the session. "Where am I?"
 and the session-wide commands (louder, quieter, more/less detail) are not answers: the
 question is asked again.
@@ -151,6 +152,9 @@ class PainCheck:
             return
         if kind in ("yes", "no"):
             self._answers[check] = kind
+        elif kind == "partial_yes":     # "a little": any amount is a yes
+            self._answers[check] = "yes"
+            self._say("paincheck_partial_as_yes")
         else:
             self._answers[check] = "unclear"
             self._say("paincheck_unsure_as_yes" if kind == "unsure" else "paincheck_unclear_as_yes")
@@ -205,6 +209,9 @@ class PainCheck:
             return
         if kind in ("yes", "no"):
             answer = kind
+        elif kind == "partial_yes":     # "a little": any amount is a yes
+            answer = "yes"
+            self._say("paincheck_partial_as_yes")
         else:
             self._tries += 1
             if self._tries < 2:
@@ -259,6 +266,6 @@ PROMPT_IDS = {
     "paincheck_help", "paincheck_take_time", "paincheck_unclear_as_yes", "paincheck_unclear",
     "paincheck_recheck_intro", "paincheck_neuro_urgent", "paincheck_neuro_advice", "paincheck_dizzy_advice",
     "paincheck_stop_session", "paincheck_gentler", "paincheck_continue", "paincheck_where",
-    "paincheck_where_recheck",
+    "paincheck_where_recheck", "paincheck_unsure_as_yes", "paincheck_partial_as_yes",
     "screener_outcome_emergency", "screener_not_diagnosis",
 }

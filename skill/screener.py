@@ -10,6 +10,11 @@ Safety rules this module keeps:
   "unknown", and any unknown keeps the outcome at `clinician` or above. Silence is an
   unclear try, never an answer; so is "I don't know" (intent `unsure`), which is answered
   with the question's explanation instead of its rephrasing.
+- A partial yes to a red-flag question ("a little", "sometimes"; intent `partial_yes`) is
+  clinically a yes: the screener says that even a little counts as a yes and asks the same
+  question again; if the tries run out after a partial yes, the answer is yes, never unknown.
+  A doubtful no ("I don't think so", "not really"; `leaning_no`) gets the same words and is
+  otherwise an unclear try: never a no.
 - An answer that makes the outcome `emergency` ends the questions at once with the advice.
   Questions are also no longer asked once no answer to them could change the level.
 - After MAX_UNKNOWN unknown answers the voice channel is not working well enough for a
@@ -207,6 +212,7 @@ class _Progress(NamedTuple):
     answers: tuple[tuple[str, str], ...] = ()
     current: str | None = None      # id of the question (or pain_site/readback/go_ahead) awaiting an answer
     tries: int = 0                  # unclear tries at the current question
+    partial: bool = False           # a partial yes ("a little") was heard at the current question
     paused: bool = False
     stopped: bool = False           # the person said stop
     stop_from: str | None = None    # state to go back to when a stop is not confirmed
@@ -246,6 +252,8 @@ TRANSITIONS = [
 _YES_NO_INTENTS = ("yes", "no", "explain", "repeat", "help", "stop", "pause", "resume")
 # Commands about the session, not answers: the caller acts on them, the question is asked again.
 REASK = ("repeat", "resume", "louder", "quieter", "more_detail", "less_detail")
+# Hedged answers to a red-flag question -> what is said before the question is asked again.
+HEDGES = {"partial_yes": "screener_partial", "leaning_no": "screener_leaning_no"}
 
 
 class Screener:
@@ -418,9 +426,11 @@ class Screener:
     def _not_an_answer(self, kind: str, pose: Callable[..., None], explain: Callable[[], None],
                        out_of_tries: Callable[[], None], help_prompt: str = "screener_help",
                        silence_prompt: str = "screener_silence",
-                       unclear_prompt: str = "screener_unclear") -> None:
+                       unclear_prompt: str = "screener_unclear", hedges: bool = False) -> None:
         """What every screener question does with what is not one of its answers: explain,
-        repeat, help, pause, stop, and an unclear try (re-asked, until out of tries)."""
+        repeat, help, pause, stop, and an unclear try (re-asked, until out of tries).
+        `hedges`: a partial yes or a doubtful no is answered with "even a little counts as a
+        yes" and the question in its own words (a red-flag question; elsewhere it is unclear)."""
         if kind == "explain":
             explain()
             pose()
@@ -438,6 +448,9 @@ class Screener:
                 if k == "unsure":
                     # "I don't know": say what the question means, then ask it again
                     explain()
+                    pose()
+                elif hedges and k in HEDGES:
+                    self._say(HEDGES[k])
                     pose()
                 else:
                     self._say(silence_prompt if k == "silence" else unclear_prompt)
@@ -478,17 +491,24 @@ class Screener:
         if kind in ("yes", "no"):
             self._record(q.id, kind)
         else:
+            if kind == "partial_yes":
+                self._p = self._p._replace(partial=True)
+
             def unknown() -> None:
-                self._say("screener_unknown")
-                self._record(q.id, "unknown")
+                if self._p.partial:     # "a little" was said: any amount is a yes
+                    self._say("screener_partial_as_yes")
+                    self._record(q.id, "yes")
+                else:
+                    self._say("screener_unknown")
+                    self._record(q.id, "unknown")
             self._not_an_answer(kind, self._pose_question,
                                 lambda: self._out.append(Say(q.explain, prompt=f"screener/{q.id}/explain")),
-                                unknown)
+                                unknown, hedges=True)
 
     def _record(self, question_id: str, answer: str) -> None:
         was_capped = self._capped()
         self._p = self._p._replace(answers=self._p.answers + ((question_id, answer),),
-                                   current=None, tries=0, paused=False)
+                                   current=None, tries=0, paused=False, partial=False)
         if self._capped() and not was_capped and self.has_next_question() and not self.is_settled():
             self._say("screener_capped")
         self.answered()
@@ -731,4 +751,5 @@ PROMPT_IDS = {
     "screener_go_ahead_explain", "screener_go_ahead_yes", "screener_go_ahead_no",
     "screener_go_ahead_unclear", "screener_where", "screener_where_site", "screener_where_readback",
     "screener_where_go_ahead", "screener_confirm_stop", "screener_confirm_stop_reprompt", "screener_continue",
+    "screener_partial", "screener_leaning_no", "screener_partial_as_yes",
 }

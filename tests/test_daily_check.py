@@ -4,6 +4,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
+
 from skill.daily_check import DailyCheck
 from skill.prompts import Prompts
 from skill.protocol import Ask, Listen, Say, Silence, Utterance
@@ -62,8 +64,10 @@ def test_an_answer_while_paused_is_taken() -> None:
     assert "daily_check_full" in _said(out) and check._full is not None
 
 
-def test_i_dont_know_runs_the_full_screener() -> None:
-    # not sure whether anything has changed since last time: the safe answer is the full screen
+@pytest.mark.parametrize("intent", ["unsure", "partial_yes", "leaning_no"])
+def test_i_dont_know_a_little_or_not_really_runs_the_full_screener(intent: str) -> None:
+    # not sure whether anything has changed since last time, or only a little: the safe answer
+    # is the full screen
     check = _check()
-    out = check.handle(Utterance("unsure"))
+    out = check.handle(Utterance(intent))
     assert "daily_check_full" in _said(out) and check._full is not None and not check.finished

@@ -182,13 +182,17 @@ def test_clear_no(matcher, text: str) -> None:
 
 @pytest.mark.parametrize("text", ["yess", "yes no", "maybe", "i guess", "not sure", "kind of",
                                   "sort of yes", "no yes", "probably", "i think so", "yeah no",
-                                  "nooo", "ye", "I don't know", "sometimes", "a little", ""])
+                                  "nooo", "ye", "I don't know", "sometimes", "a little", "",
+                                  "not really", "I don't think so", "so"])
 def test_anything_unclear_is_neither_yes_nor_no_in_yes_no(matcher, text: str) -> None:
-    """The screener must never stretch an unclear answer into yes or no. "I don't know" and
-    its kind are phrases of their own (intent `unsure`, so that the recogniser does not force
-    them onto "i don't"); everything else unclear is not understood."""
-    unsure = {"maybe", "not sure", "I don't know"}
-    assert matcher.match(text, "yes_no").intent == ("unsure" if text in unsure else REJECTED)
+    """The screener must never stretch an unclear answer into yes or no. "I don't know", a
+    partial yes ("a little") and a doubtful no ("not really") are phrases of intents of their own
+    (so that the recogniser does not force them onto "i don't", and the screener can answer
+    them); everything else unclear is not understood."""
+    own = {"maybe": "unsure", "not sure": "unsure", "I don't know": "unsure", "kind of": "partial_yes",
+           "i think so": "partial_yes", "sometimes": "partial_yes", "a little": "partial_yes",
+           "not really": "leaning_no", "I don't think so": "leaning_no"}
+    assert matcher.match(text, "yes_no").intent == own.get(text, REJECTED)
 
 
 # ---------------------------------------------------------------- numbers

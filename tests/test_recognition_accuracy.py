@@ -233,6 +233,19 @@ def test_answers_that_mirror_the_question_are_heard(assets, rec, tmp_path):
     assert sum(r[3] == want[r[0]] for r in results) >= 22, results   # measured 27 of 36 (6 before the phrases)
 
 
+def test_a_partial_yes_or_a_doubtful_no_is_heard_as_one_never_as_yes_or_no(assets, rec, tmp_path):
+    # "A little" to a red-flag question is clinically a yes, "not really" is no clear no. With no
+    # phrases of their own such answers were rejected (development probe, session 11: 170 of 176
+    # renditions; one heard as stop, one as yes) and the screener could only ask again in other
+    # words. Heard as what they are, the screener says that even a little counts as a yes.
+    want = {"sometimes": "partial_yes", "a little bit": "partial_yes", "it comes and goes": "partial_yes",
+            "once or twice": "partial_yes", "i don't think so": "leaning_no", "not really": "leaning_no",
+            "not that i know of": "leaning_no"}
+    results = heard_clean_and_noisy(assets, rec, "yes_no", want, VOICES, tmp_path)
+    assert not [r for r in results if r[3] not in (want[r[0]], "none")], results
+    assert sum(r[3] == want[r[0]] for r in results) >= 30, results   # measured 35 of 42 (0 before)
+
+
 def test_the_commands_the_coach_suggests_are_heard(assets, rec, tmp_path):
     # The coach's help and its "sorry" hints name what to say mid-exercise. They used to name
     # "next", "stop" and "it hurts", which development probes heard in 1 of 8, 1 of 8 and 5 of 10

@@ -23,6 +23,8 @@ LOCALE = REPO / "dialogs" / "en-us"
 QS = load_questions(LOCALE)
 TURNS = {"yes": Utterance("yes"), "no": Utterance("no"), "unclear": Utterance("none"), "silence": Silence(),
          "unsure": Utterance("unsure")}   # "I don't know"
+# the four checks also hear hedges: a partial yes ("a little") and a doubtful no ("not really")
+CHECK_TURNS = TURNS | {"partly": Utterance("partial_yes"), "doubtful": Utterance("leaning_no")}
 
 
 def prompts() -> Prompts:
@@ -62,7 +64,7 @@ def test_decision_for_every_set_of_yes_answers():
 # ---------------------------------------------------------------- every answer sequence
 def test_every_answer_sequence_of_the_four_checks():
     paths = 0
-    for combo in itertools.product(TURNS, repeat=len(CHECKS)):
+    for combo in itertools.product(CHECK_TURNS, repeat=len(CHECKS)):
         check = PainCheck(prompts())
         actions = check.start(0.0)
         asked = []
@@ -73,9 +75,13 @@ def test_every_answer_sequence_of_the_four_checks():
             assert asks == [Ask(cid)] and actions.index(asks[0]) < len(actions) - 1
             asked.append(cid)
             assert not check.finished
-            actions = check.handle(TURNS[said])
+            actions = check.handle(CHECK_TURNS[said])
+            spoken = [getattr(a, "prompt", "") for a in actions]
             if said == "unsure":   # told why it counts as a yes, in words for "I don't know"
-                assert "paincheck_unsure_as_yes" in [getattr(a, "prompt", "") for a in actions]
+                assert "paincheck_unsure_as_yes" in spoken
+            # "a little" is a yes, and said to be one; "not really" is unclear, counted as yes
+            assert ("paincheck_partial_as_yes" in spoken) == (said == "partly")
+            assert ("paincheck_unclear_as_yes" in spoken) == (said in ("unclear", "silence", "doubtful"))
         assert check.finished and asked == list(CHECKS)
         assert not any(isinstance(a, (Listen, Ask, End)) for a in actions)
         records = [a for a in actions if isinstance(a, Record)]
@@ -83,7 +89,8 @@ def test_every_answer_sequence_of_the_four_checks():
         not_no = {c for c, said in zip(CHECKS, combo) if said != "no"}
         r = check.result
         assert set(r.yes) == not_no, "an unclear answer counts as yes"
-        assert set(r.unclear) == {c for c, said in zip(CHECKS, combo) if said in ("unclear", "silence", "unsure")}
+        assert set(r.unclear) == {c for c, said in zip(CHECKS, combo)
+                                  if said in ("unclear", "silence", "unsure", "doubtful")}
         assert check.decision == decide(not_no)
         if check.decision == "continue":
             assert combo == ("no",) * 4, "continue only after four clear noes"
@@ -93,7 +100,23 @@ def test_every_answer_sequence_of_the_four_checks():
         assert records[0].data["decision"] == check.decision
         assert check.handle(Utterance("yes")) == []
         paths += 1
-    assert paths == len(TURNS) ** 4
+    assert paths == len(CHECK_TURNS) ** 4
+
+
+def test_a_partial_yes_in_the_neurological_recheck_is_a_yes():
+    """ "A little" to a nerve question asked again after new numbness: a yes, at once."""
+    for question in NEURO_RECHECK:
+        check = PainCheck(prompts(), QS)
+        check.start(0.0)
+        for said in ("no", "no", "yes", "no"):   # new numbness or weakness
+            actions = check.handle(TURNS[said])
+        while Ask(question) not in actions:
+            actions = check.handle(TURNS["no"])
+        actions = check.handle(Utterance("partial_yes"))
+        assert "paincheck_partial_as_yes" in [getattr(a, "prompt", "") for a in actions]
+        assert check.result.recheck_answers[question] == "yes"
+        if QS.levels[question] == "emergency":
+            assert check.finished and check.result.level == "emergency"
 
 
 def test_every_answer_sequence_of_the_neurological_recheck():
