@@ -11,10 +11,9 @@ and decides:
 - "continue": a clear no to all four (the session then asks for a 0-10 rating).
 
 A partial yes ("a little", "sometimes") is a yes. An answer that is not clearly yes or no
-counts as yes: in pain, mid-exercise, one more
-question is worse than stopping one exercise early. "stop" stops the session. "Where am I?"
-and the session-wide commands (louder, quieter, more/less detail) are not answers: the
-question is asked again.
+counts as yes: in pain, mid-exercise, one more question is worse than stopping one exercise
+early. "stop" stops the session. "Where am I?" and the session-wide commands (louder,
+quieter, more/less detail) are not answers: the question is asked again.
 """
 from __future__ import annotations
 
