@@ -89,6 +89,11 @@ def test_a_run_writes_each_chunk_and_resumes(tmp_path):
     assert "2 to go" in logs[0]
     again = W.run(tmp_path, hours=12 / 3600, jobs=1, chunk_seconds=6.0, log=logs.append)
     assert "2 done, 0 to go" in logs[-1] and again == res
+    # hours never heard before are new indices: chunks 1 and 2, of which 1 is done
+    later = W.run(tmp_path, hours=12 / 3600, jobs=1, chunk_seconds=6.0, log=logs.append, first=1)
+    assert any("(from chunk 1); 1 done, 1 to go" in line for line in logs), logs
+    assert later["chunks"] == 2 and sorted(p.name for p in (tmp_path / "wake-long").glob("chunk-*.json")) == \
+        ["chunk-0000.json", "chunk-0001.json", "chunk-0002.json"]
 
 
 def test_the_poisson_bound():

@@ -36,6 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--turns", type=int, default=None, help="latency: spoken turns (default 36; 4 in --quick)")
     p.add_argument("--hours", type=float, default=None,
                    help="wake-long: hours of never-wake audio (default 0.5; 30 s in --quick)")
+    p.add_argument("--first-chunk", type=int, default=0,
+                   help="wake-long: the first chunk (each chunk's audio is seeded by its index: "
+                        "hours never heard before are new indices)")
 
 
 def _pct(x: float | None) -> str:
@@ -190,9 +193,10 @@ def main(args: argparse.Namespace) -> int:
         from . import wake_long
         if args.quick:
             report["wake-long"] = wake_long.run(out_dir, hours=args.hours or 30 / 3600, jobs=args.jobs,
-                                                chunk_seconds=30.0)
+                                                chunk_seconds=30.0, first=args.first_chunk)
         else:
-            report["wake-long"] = wake_long.run(out_dir, hours=args.hours or 0.5, jobs=args.jobs)
+            report["wake-long"] = wake_long.run(out_dir, hours=args.hours or 0.5, jobs=args.jobs,
+                                                first=args.first_chunk)
         wake_long.print_wake_long(report["wake-long"])
     report["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     name = ("bench-quick.json" if args.quick else "bench.json" if set(only) == set(SUITES)

@@ -478,16 +478,21 @@ def totals(chunks: list[dict], cands: list[dict], top: int = 12) -> dict:
 
 
 def run(out_dir: Path, hours: float = 0.5, jobs: int = 2, chunk_seconds: float = CHUNK_SECONDS,
-        log: Callable[[str], None] = lambda line: print(line, flush=True)) -> dict:
-    """Chunks 0..N-1 (N = hours / chunk length, rounded up), done ones reused, `jobs` at a time.
-    Interrupted (Ctrl-C), it totals the chunks finished so far ("partial")."""
+        log: Callable[[str], None] = lambda line: print(line, flush=True), first: int = 0) -> dict:
+    """Chunks first..first+N-1 (N = hours / chunk length, rounded up), done ones reused, `jobs`
+    at a time. Interrupted (Ctrl-C), it totals the chunks finished so far ("partial").
+    A chunk's audio is seeded by its index: changed prompts change only the assistant's own
+    scenes, so hours that were never heard, to test a rule chosen on others, are new indices
+    (`first`), not a new corpus key."""
     root = out_dir / "wake-long"
     root.mkdir(parents=True, exist_ok=True)
     key = fingerprint(corpus_text(), chunk_seconds)
     n = max(1, math.ceil(hours * 3600 / chunk_seconds - 1e-9))
-    chunks = {i: s for i in range(n) if (s := _done(root, i, key)) is not None}
-    todo = [i for i in range(n) if i not in chunks]
-    log(f"wake-long: {n} chunks of {chunk_seconds:g} s in {root}; {len(chunks)} done, {len(todo)} to go")
+    indices = range(first, first + n)
+    chunks = {i: s for i in indices if (s := _done(root, i, key)) is not None}
+    todo = [i for i in indices if i not in chunks]
+    log(f"wake-long: {n} chunks of {chunk_seconds:g} s in {root} (from chunk {first}); "
+        f"{len(chunks)} done, {len(todo)} to go")
     E.make_noise(root)                     # once, before the workers race to make it
 
     def report(i: int, s: dict) -> None:
@@ -528,7 +533,7 @@ def run(out_dir: Path, hours: float = 0.5, jobs: int = 2, chunk_seconds: float =
     except KeyboardInterrupt:
         # what finished is on disk (a worker's chunk in progress is lost): total that
         partial = True
-        chunks.update({i: s for i in range(n) if i not in chunks and (s := _done(root, i, key)) is not None})
+        chunks.update({i: s for i in indices if i not in chunks and (s := _done(root, i, key)) is not None})
         log(f"wake-long: interrupted; totals over the {len(chunks)} chunks finished")
     done = [chunks[i] for i in sorted(chunks)]
     cands = [c for c in read_candidates(root) if c["chunk"] in chunks]
