@@ -490,3 +490,23 @@ def test_everyday_speech_in_noise_gets_a_second_look_only_when_its_phones_are_cl
     m = rec.last_measures
     assert m["distance"] <= rec.second_look_max_distance
     assert m["second_look"].get("wake_confidence", 0.0) < SECOND_LOOK_MIN_CONFIDENCE
+
+
+@pytest.mark.parametrize("text,voice,wpm,colour,snr,offset", [
+    ("ligaments,", "en-us+m3", 140, "brown", 20, 31337),
+    ("ligaments,", "en-us-nyc", 140, "pink", 15, 99991),
+    ("ligaments", "en-us-nyc", 150, "brown", 15, 31337)])
+def test_a_fit_under_the_plain_cut_must_win_against_the_decoys(tmp_path, noise, text, voice, wpm,
+                                                               colour, snr, offset):
+    # The long corpus's "ligaments," woke the detector as "hey coach" at 0.89 and 0.96 (session 12).
+    # Renditions of it that fit at 0.86-0.87, phones within the plain limit, woke it at the old
+    # cut (0.85) without the decoy stage; under the cut of 0.9 "the coach" wins and it stays asleep.
+    from skill.bench.evalset import mix_at_snr
+    clean = np.frombuffer(speech(text, tmp_path, voice, wpm), dtype="<i2")
+    pcm = mix_at_snr(clean, noise[colour], snr, offset)[0].astype("<i2").tobytes()
+    rec = fresh()
+    assert decode(rec, pcm) == "", rec.last_measures
+    m = rec.last_measures
+    assert 0.85 <= m["wake_confidence"] < rec.min_confidence and m["distance"] <= rec.max_distance
+    assert m["rejected"] == "decoy" and m["decoy"] in rec.decoys
+    assert decode(fresh(min_confidence=0.85), pcm) == "hey coach"   # what the old cut did
