@@ -249,7 +249,6 @@ TRANSITIONS = [
      "before": "_mark_stopped"},
 ]
 
-_YES_NO_INTENTS = ("yes", "no", "explain", "repeat", "help", "stop", "pause", "resume")
 # Commands about the session, not answers: the caller acts on them, the question is asked again.
 REASK = ("repeat", "resume", "louder", "quieter", "more_detail", "less_detail")
 # Hedged answers to a red-flag question -> what is said before the question is asked again.

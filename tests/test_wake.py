@@ -160,10 +160,11 @@ def fresh(**kw) -> WakeRecognizer:
     return WakeRecognizer(load_wake_phrases(LOCALE), LOCALE, **kw)
 
 
-def noisy_speech(text: str, tmp: Path, voice: str, wpm: int, noise: dict, offset: int) -> bytes:
+def noisy_speech(text: str, tmp: Path, voice: str, wpm: int, noise: dict, offset: int,
+                 colour: str = "pink", snr: float = 10) -> bytes:
     from skill.bench.evalset import mix_at_snr
     clean = np.frombuffer(speech(text, tmp, voice, wpm), dtype="<i2")
-    return mix_at_snr(clean, noise["pink"], 10, offset)[0].astype("<i2").tobytes()
+    return mix_at_snr(clean, noise[colour], snr, offset)[0].astype("<i2").tobytes()
 
 
 def test_the_decoys_are_read_from_the_locale_and_never_include_a_wake_phrase(tmp_path):
@@ -501,9 +502,7 @@ def test_a_fit_under_the_plain_cut_must_win_against_the_decoys(tmp_path, noise, 
     # The long corpus's "ligaments," woke the detector as "hey coach" at 0.89 and 0.96 (session 12).
     # Renditions of it that fit at 0.86-0.87, phones within the plain limit, woke it at the old
     # cut (0.85) without the decoy stage; under the cut of 0.9 "the coach" wins and it stays asleep.
-    from skill.bench.evalset import mix_at_snr
-    clean = np.frombuffer(speech(text, tmp_path, voice, wpm), dtype="<i2")
-    pcm = mix_at_snr(clean, noise[colour], snr, offset)[0].astype("<i2").tobytes()
+    pcm = noisy_speech(text, tmp_path, voice, wpm, noise, offset, colour, snr)
     rec = fresh()
     assert decode(rec, pcm) == "", rec.last_measures
     m = rec.last_measures
